@@ -20,17 +20,24 @@ export type LinkState = (typeof LINK_STATES)[number];
 /** Why a link changed state: logged with the measured value and the threshold it crossed. */
 export type StateReason =
   | { kind: 'initial' }
-  | { kind: 'probes-failed'; rounds: number; threshold: number }
+  /** `error`: the last probe failure seen in the failing rounds (e.g. "timeout", "EHOSTUNREACH"). */
+  | { kind: 'probes-failed'; rounds: number; threshold: number; error?: string }
   | { kind: 'probes-ok'; rounds: number; threshold: number }
   | { kind: 'quality'; metric: 'loss' | 'rtt' | 'jitter'; value: number; threshold: number }
   | { kind: 'quality-recovered'; metric: 'loss' | 'rtt' | 'jitter'; value: number; threshold: number }
   | { kind: 'carrier-lost' }
   | { kind: 'carrier-up' }
   | { kind: 'admin-down' }
+  /** The interface appeared or was set up again (carrier present). */
+  | { kind: 'interface-up' }
   | { kind: 'interface-missing' }
   | { kind: 'no-address' }
+  /** An address but no next hop: no gateway configured or learned, and not point-to-point. */
+  | { kind: 'no-gateway' }
   | { kind: 'address-changed' }
   | { kind: 'no-probes' }
+  /** A reload changed how the link is judged (probes or quality limits added or removed). */
+  | { kind: 'reconfigured' }
   | { kind: 'manual'; action: 'down' | 'up' | 'auto' }
   | { kind: 'schedule'; schedule: string; action: 'down' | 'up' | 'end' };
 
@@ -40,8 +47,14 @@ export interface FamilyAddressing {
   address: string;
   /** Prefix length of that address. */
   prefixLen: number;
-  /** Next hop: configured, or learned from the main table; undefined on a point-to-point link (use the device). */
+  /** Next hop: configured, or learned from the main table; undefined when routing via the device (point-to-point) or unknown. */
   gateway: string | undefined;
+  /**
+   * Where the next hop comes from: `config` (links[].gateway), `route` (learned from the link's own
+   * default route in the main table: DHCP, RA, PPP), `device` (no gateway: a point-to-point link or a
+   * default route straight onto the device), `none` (unknown: this family cannot be used yet).
+   */
+  gatewaySource: 'config' | 'route' | 'device' | 'none';
 }
 
 /** What the kernel says about a link's interface: collected from rtnetlink, updated on events. */
@@ -80,7 +93,7 @@ export function describeReason(r: StateReason): string {
     case 'initial':
       return 'initial state';
     case 'probes-failed':
-      return `${r.rounds} probe rounds failed (down after ${r.threshold})`;
+      return `${r.rounds} probe rounds failed (down after ${r.threshold})${r.error ? `: ${r.error}` : ''}`;
     case 'probes-ok':
       return `${r.rounds} probe rounds answered (up after ${r.threshold})`;
     case 'quality':
@@ -93,14 +106,20 @@ export function describeReason(r: StateReason): string {
       return 'carrier back';
     case 'admin-down':
       return 'interface set down';
+    case 'interface-up':
+      return 'interface up';
     case 'interface-missing':
       return 'interface does not exist';
     case 'no-address':
       return 'no usable address';
+    case 'no-gateway':
+      return 'no gateway configured or learned';
     case 'address-changed':
       return 'address or gateway changed';
     case 'no-probes':
       return 'no probes configured: following carrier';
+    case 'reconfigured':
+      return 'configuration reloaded';
     case 'manual':
       return `operator: ${r.action}`;
     case 'schedule':

@@ -1,0 +1,48 @@
+/**
+ * How long a round waits for one target before counting it as not answered: the verdict deadline.
+ *
+ * A probe itself waits up to the configured `timeout` (an answer within it is not lost: it counts
+ * for loss, RTT and jitter). The *round verdict* does not need to wait that long when the target
+ * normally answers in a few milliseconds: the deadline is
+ *
+ *     clamp( max(srtt + 4·rttvar,  2 · highest of the last 8 RTTs),  MIN_DEADLINE_MS,  timeout )
+ *
+ * with srtt/rttvar smoothed as in RFC 6298 (gains 1/8 and 1/4), and the full `timeout` until the
+ * target has answered once. A late answer (after the deadline, within the timeout) is fed in at
+ * once, so one slow answer lifts the deadline for the next round: a sudden RTT jump (bufferbloat
+ * on a saturated link) fails at most the rounds already sent before the first slow answer came
+ * back. Pure, per target, milliseconds.
+ */
+
+/** The lowest deadline: below this, scheduling noise of a busy router would count as loss. */
+export const MIN_DEADLINE_MS = 100;
+/** RTTs remembered for the `2 · recent maximum` term. */
+const RECENT = 8;
+
+export class DeadlineEstimator {
+  private srtt: number | undefined;
+  private rttvar = 0;
+  private readonly recent: number[] = [];
+
+  /** Feed one answered probe's round-trip time (milliseconds). */
+  observe(rttMs: number): void {
+    if (!Number.isFinite(rttMs) || rttMs < 0) return;
+    if (this.srtt === undefined) {
+      this.srtt = rttMs;
+      this.rttvar = rttMs / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - rttMs);
+      this.srtt = 0.875 * this.srtt + 0.125 * rttMs;
+    }
+    this.recent.push(rttMs);
+    if (this.recent.length > RECENT) this.recent.shift();
+  }
+
+  /** The verdict deadline in milliseconds after the probe was sent, at most `timeoutMs`. */
+  deadline(timeoutMs: number): number {
+    if (this.srtt === undefined) return timeoutMs;
+    const rto = this.srtt + 4 * this.rttvar;
+    const spike = 2 * Math.max(...this.recent);
+    return Math.min(timeoutMs, Math.max(MIN_DEADLINE_MS, rto, spike));
+  }
+}
