@@ -130,16 +130,10 @@ export function kernelVerdict(o: LinkObservation, prev?: KernelVerdict): KernelV
   })();
   if (down) return { usable: false, reason: down };
   if (prev?.usable) return prev;
-  switch (prev?.reason.kind) {
-    case 'interface-missing':
-    case 'admin-down':
-      return { usable: true, reason: { kind: 'interface-up' } };
-    case 'no-address':
-    case 'no-gateway':
-      return { usable: true, reason: { kind: 'address-changed' } };
-    default:
-      return { usable: true, reason: { kind: 'carrier-up' } };
-  }
+  const was = prev?.reason.kind;
+  if (was === 'interface-missing' || was === 'admin-down') return { usable: true, reason: { kind: 'interface-up' } };
+  if (was === 'no-address' || was === 'no-gateway') return { usable: true, reason: { kind: 'address-changed' } };
+  return { usable: true, reason: { kind: 'carrier-up' } };
 }
 
 /** Per family: usable for probes and routing (an address and a next hop). */
