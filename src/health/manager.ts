@@ -41,7 +41,7 @@ import {
 } from './overrides.js';
 import type { ProberFactory } from './prober.js';
 import { CronScheduleDriver, scheduleKey, scheduleSpecs, type ScheduleDriver, type ScheduleSpec } from './schedules.js';
-import type { HealthStatus, LinkStatus } from './status.js';
+import type { HealthStatus, LinkHealth } from './status.js';
 
 export interface HealthManagerOptions {
   logger: Logger;
@@ -308,7 +308,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     this.armExpiry();
   }
 
-  private linkStatus(r: LinkRunner): LinkStatus {
+  private linkStatus(r: LinkRunner): LinkHealth {
     const v = r.view;
     const st = r.stats();
     const now = this.clock.now();
@@ -321,7 +321,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       reason: v.reason,
       reasonText: describeReason(v.reason),
       weight: v.weight,
-      health: r.health() as LinkStatus['health'],
+      health: r.health() as LinkHealth['health'],
       method: r.config.probe?.method,
       windowMs: r.config.probe?.window,
       rttMs: st.rttMeanMs,

@@ -1,5 +1,5 @@
 /**
- * Health's Prometheus families, from {@link LinkStatus}. Base units: seconds and ratios.
+ * Health's Prometheus families, from {@link LinkHealth}. Base units: seconds and ratios.
  *
  * - `wanbraid_link_state{link,state}` one-hot: 1 for the link's current state, 0 for the four others
  *   (`sum by (state)` counts links per state; alert on `wanbraid_link_state{state="offline"} == 1`);
@@ -13,15 +13,15 @@
  */
 import { LINK_STATES, isUsable } from '../model.js';
 import type { MetricFamily, MetricSample } from '../status/metrics.js';
-import type { LinkStatus } from './status.js';
+import type { LinkHealth } from './status.js';
 
-export function healthMetricFamilies(links: readonly LinkStatus[]): MetricFamily[] {
-  const per = (f: (l: LinkStatus) => number | undefined): MetricSample[] =>
+export function healthMetricFamilies(links: readonly LinkHealth[]): MetricFamily[] {
+  const per = (f: (l: LinkHealth) => number | undefined): MetricSample[] =>
     links.flatMap((l) => {
       const v = f(l);
       return v === undefined ? [] : [{ labels: { link: l.name }, value: v }];
     });
-  const perTarget = (f: (t: LinkStatus['targets'][number]) => number): MetricSample[] =>
+  const perTarget = (f: (t: LinkHealth['targets'][number]) => number): MetricSample[] =>
     links.flatMap((l) => l.targets.map((t) => ({ labels: { link: l.name, target: t.target }, value: f(t) })));
   return [
     {

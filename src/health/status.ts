@@ -22,7 +22,7 @@ export interface ScheduleStatus {
   activeUntil: number | undefined;
 }
 
-export interface LinkStatus {
+export interface LinkHealth {
   name: string;
   interface: string;
   state: LinkState;
@@ -53,5 +53,5 @@ export interface LinkStatus {
 }
 
 export interface HealthStatus {
-  links: LinkStatus[];
+  links: LinkHealth[];
 }
