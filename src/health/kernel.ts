@@ -41,7 +41,6 @@ export interface KernelAddress {
 }
 
 export const RT_TABLE_MAIN = 254;
-export const RTN_UNICAST = 1;
 
 export interface KernelRoute {
   family: Family;
@@ -56,8 +55,8 @@ export interface KernelRoute {
   priority: number;
   /** rtm_protocol (`ip` says "proto"). */
   protocol: number;
-  /** rtm_type: RTN_UNICAST = 1. */
-  type: number;
+  /** rtm_type as ip(8) names it: `unicast`, `blackhole`, `unreachable`, ... */
+  type: string;
   /** RTA_MULTIPATH or RTA_NH_ID: several next hops, not one link's own route. */
   multipath: boolean;
 }

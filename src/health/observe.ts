@@ -15,7 +15,7 @@
  */
 import type { LinkConfig } from '../config/schema.js';
 import type { Family, FamilyAddressing, LinkObservation, StateReason } from '../model.js';
-import { RTN_UNICAST, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, type KernelAddress, type KernelEvent, type KernelLink, type KernelRoute, type KernelSnapshot } from './kernel.js';
+import { RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, type KernelAddress, type KernelEvent, type KernelLink, type KernelRoute, type KernelSnapshot } from './kernel.js';
 import type { KernelVerdict } from './tracker.js';
 
 const addrKey = (a: KernelAddress) => `${a.ifindex}|${a.family}|${a.address}/${a.prefixLen}`;
@@ -40,8 +40,11 @@ export class KernelTable {
   apply(e: KernelEvent): boolean {
     switch (e.kind) {
       case 'link':
-        if (e.op === 'new') this.links.set(e.link.ifindex, e.link);
-        else {
+        if (e.op === 'new') {
+          this.links.set(e.link.ifindex, e.link);
+          // Setting a link down flushes its IPv4 routes without RTM_DELROUTE (IPv6 flushes are announced).
+          if (!e.link.adminUp) for (const [k, r] of this.routes) if (r.oif === e.link.ifindex && r.family === 4) this.routes.delete(k);
+        } else {
           this.links.delete(e.link.ifindex);
           for (const [k, a] of this.addresses) if (a.ifindex === e.link.ifindex) this.addresses.delete(k);
           for (const [k, r] of this.routes) if (r.oif === e.link.ifindex) this.routes.delete(k);
@@ -110,7 +113,7 @@ function pickAddress(t: KernelTable, ifindex: number, family: Family, prevAddres
 function defaultRoute(t: KernelTable, ifindex: number, family: Family, ownProtocol: number | undefined): KernelRoute | undefined {
   let best: KernelRoute | undefined;
   for (const r of t.routes.values()) {
-    if (r.family !== family || r.oif !== ifindex || r.multipath || r.type !== RTN_UNICAST) continue;
+    if (r.family !== family || r.oif !== ifindex || r.multipath || r.type !== 'unicast') continue;
     if (ownProtocol !== undefined && r.protocol === ownProtocol) continue;
     if (!best || r.priority < best.priority) best = r;
   }

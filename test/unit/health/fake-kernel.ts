@@ -90,7 +90,7 @@ export class FakeKernel implements KernelSource {
       oif: undefined,
       priority: 0,
       protocol: 16,
-      type: 1,
+      type: 'unicast',
       multipath: false,
       ...r,
     };

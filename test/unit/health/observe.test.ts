@@ -155,10 +155,25 @@ test('KernelTable.from keeps only main-table default routes', () => {
     links: [],
     addresses: [],
     routes: [
-      { family: 4, table: 254, dst: undefined, dstLen: 0, gateway: '198.18.1.254', oif: 3, priority: 0, protocol: 4, type: 1, multipath: false },
-      { family: 4, table: 254, dst: '198.18.1.0', dstLen: 24, gateway: undefined, oif: 3, priority: 0, protocol: 2, type: 1, multipath: false },
-      { family: 4, table: 255, dst: undefined, dstLen: 0, gateway: undefined, oif: 3, priority: 0, protocol: 2, type: 2, multipath: false },
+      { family: 4, table: 254, dst: undefined, dstLen: 0, gateway: '198.18.1.254', oif: 3, priority: 0, protocol: 4, type: 'unicast', multipath: false },
+      { family: 4, table: 254, dst: '198.18.1.0', dstLen: 24, gateway: undefined, oif: 3, priority: 0, protocol: 2, type: 'unicast', multipath: false },
+      { family: 4, table: 255, dst: undefined, dstLen: 0, gateway: undefined, oif: 3, priority: 0, protocol: 2, type: 'local', multipath: false },
     ],
   });
   assert.equal(t.routes.size, 1);
+});
+
+test('admin-down forgets the link’s IPv4 default routes (the kernel flushes them without telling)', async () => {
+  const { k, m } = await monitored((k) => {
+    k.link(3, 'wan1');
+    k.addr(3, '198.18.1.1/24');
+    k.route({ oif: 3, gateway: '198.18.1.254' });
+    k.route({ oif: 3, gateway: '2001:db8:1::fe', family: 6 });
+  });
+  // The fake kernel, like the real one, sends only the link event.
+  k.links.set(3, { ...k.links.get(3)!, adminUp: false });
+  k.link(3, 'wan1', { adminUp: false });
+  assert.deepEqual([...m.table.routes.values()].map((r) => r.family), [6]);
+  k.link(3, 'wan1', { adminUp: true });
+  assert.equal(observeLink(m.table, wan1).ipv4?.gatewaySource, 'none', 'until the DHCP client puts it back');
 });
