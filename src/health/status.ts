@@ -55,3 +55,43 @@ export interface LinkHealth {
 export interface HealthStatus {
   links: LinkHealth[];
 }
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+const round1 = (v: number | undefined) => (v === undefined ? undefined : Math.round(v * 10) / 10);
+
+/**
+ * The health fields of one link for the control socket's status object (status/types.ts
+ * `LinkStatus`, whose base fields — name, interface, state, since, reason, weight — the daemon
+ * fills from the view): times as ISO-8601, figures rounded to 0.1.
+ */
+export function statusFields(h: LinkHealth): Record<string, unknown> {
+  return {
+    health: { state: h.health.state, since: iso(h.health.since), reason: h.health.reason.kind },
+    method: h.method,
+    rttMs: round1(h.rttMs),
+    rttLastMs: round1(h.rttLastMs),
+    lossPct: round1(h.lossPct),
+    jitterMs: round1(h.jitterMs),
+    windowMs: h.windowMs,
+    targets: h.targets.map((t) => ({
+      target: t.target,
+      sent: t.sent,
+      failed: t.failed,
+      last: t.last && { ok: t.last.ok, rttMs: round1(t.last.rttMs), error: t.last.error, at: iso(t.last.at) },
+    })),
+    override: h.override && {
+      action: h.override.action,
+      source: h.override.source.kind === 'operator' ? 'operator' : `schedule ${h.override.source.schedule}`,
+      since: iso(h.override.since),
+      until: iso(h.override.until),
+    },
+    schedules: h.schedules.map((s) => ({ ...s, nextRun: iso(s.nextRun), activeUntil: iso(s.activeUntil) })),
+    addressing: {
+      ipv4: h.observation.ipv4,
+      ipv6: h.observation.ipv6,
+      carrier: h.observation.carrier,
+      adminUp: h.observation.adminUp,
+    },
+    transitions: h.transitions,
+  };
+}

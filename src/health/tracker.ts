@@ -303,6 +303,7 @@ export class LinkTracker {
 
   private checkQuality(now: number): HealthTransition[] {
     if (this.stateValue !== 'online' && this.stateValue !== 'degraded') return [];
+    if (!this.settings.probe?.quality && this.stateValue === 'online') return [];
     const q = judgeQuality(this.settings.probe?.quality, this.window.stats(now), this.stateValue === 'degraded');
     if (!q) return [];
     return this.move(q.degraded ? 'degraded' : 'online', q.reason, now);

@@ -354,3 +354,20 @@ test('a prober factory that throws is logged and the link judged by its failing 
   assert.ok(log.find((l) => l.op === 'create-prober' && String(l.err).includes('EPERM')));
   await m.stop();
 });
+
+test('statusFields: ISO times and rounded figures for the control socket', async () => {
+  const { statusFields } = await import('../../../src/health/status.js');
+  const cfg = config({ schedules: [{ name: 'nightly', cron: '0 2 * * *', link: 'wan1', action: 'down', duration: '30m' }] });
+  const { m, clock, probers, schedules } = await setup(cfg);
+  probers.respond = () => ({ rttMs: 12.345 });
+  await clock.advance(3020);
+  schedules.fire('nightly');
+  const f = statusFields(m.status().links[0]!);
+  assert.equal(f.rttMs, 12.3);
+  assert.deepEqual(f.override, { action: 'down', source: 'schedule nightly', since: new Date(clock.now()).toISOString(), until: new Date(clock.now() + 30 * 60_000).toISOString() });
+  const t = (f.targets as { last: { at: string; ok: boolean } }[])[0]!;
+  assert.equal(t.last.ok, true);
+  assert.match(t.last.at, /^2024-01-10T12:00:03\.\d{3}Z$/);
+  assert.equal((f.schedules as { nextRun: string }[])[0]!.nextRun, '2024-01-11T02:00:00.000Z');
+  await m.stop();
+});
