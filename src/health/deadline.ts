@@ -11,11 +11,19 @@
  * target has answered once. A late answer (after the deadline, within the timeout) is fed in at
  * once, so one slow answer lifts the deadline for the next round: a sudden RTT jump (bufferbloat
  * on a saturated link) fails at most the rounds already sent before the first slow answer came
- * back. Pure, per target, milliseconds.
+ * back.
+ *
+ * A target that has not answered `retryAfter` milliseconds into a round (about `srtt + 4·rttvar`,
+ * at least 20 ms, at most half the deadline) gets one more attempt in the same round, judged by its
+ * own deadline: a round then fails only when every attempt to every needed target is lost, which
+ * makes random loss far less likely to fail rounds, at the price of `retryAfter` on the verdict of a
+ * round that really fails. Pure, per target, milliseconds.
  */
 
 /** The lowest deadline: below this, scheduling noise of a busy router would count as loss. */
 export const MIN_DEADLINE_MS = 100;
+/** The earliest a second attempt is sent to a target that has not answered. */
+export const MIN_RETRY_MS = 20;
 /** RTTs remembered for the `2 · recent maximum` term. */
 const RECENT = 8;
 
@@ -36,6 +44,17 @@ export class DeadlineEstimator {
     }
     this.recent.push(rttMs);
     if (this.recent.length > RECENT) this.recent.shift();
+  }
+
+  /**
+   * When to send a second attempt to a target that has not answered yet, in milliseconds after the
+   * first: `srtt + 4·rttvar`, at least {@link MIN_RETRY_MS}, at most half the deadline; undefined
+   * until the target has answered once (a cold target gets one attempt with the full timeout).
+   */
+  retryAfter(timeoutMs: number): number | undefined {
+    if (this.srtt === undefined) return undefined;
+    const d = this.deadline(timeoutMs);
+    return Math.min(d / 2, Math.max(MIN_RETRY_MS, this.srtt + 4 * this.rttvar));
   }
 
   /** The verdict deadline in milliseconds after the probe was sent, at most `timeoutMs`. */

@@ -1,6 +1,6 @@
 /**
  * One link at runtime: the thin shell around its {@link LinkTracker}. It owns the link's timers
- * (one for the next round, one for the next verdict deadline), its prober, its kernel observation
+ * (one for the next round, one for the tracker's next retry or verdict deadline), its prober, its kernel observation
  * and its overrides, and composes the {@link LinkView} the rest of the daemon sees.
  *
  * - Rounds start every `interval` on a fixed cadence (a late timer does not shift later rounds;
@@ -24,7 +24,7 @@ import { kernelVerdict, usableFamilies } from './observe.js';
 import { NO_OVERRIDE, activeOverride, type ActiveOverride, type OverrideState } from './overrides.js';
 import type { ProbeResult, Prober, ProberFactory, ProbeSource } from './prober.js';
 import { effectiveWeight } from './quality.js';
-import { LinkTracker, type KernelVerdict, type TargetStatus } from './tracker.js';
+import { LinkTracker, type KernelVerdict, type ProbeRequest, type TargetStatus } from './tracker.js';
 import type { WindowStats } from './window.js';
 
 export interface LinkRunnerDeps {
@@ -46,7 +46,7 @@ export class LinkRunner {
   private base: { state: LinkView['state']; reason: string };
   private prober: { key: string; prober: Prober } | undefined;
   private roundTimer: TimerHandle | undefined;
-  private deadlineTimer: TimerHandle | undefined;
+  private wakeTimer: TimerHandle | undefined;
   private nextRoundAt: number | undefined;
   private stopped = false;
   private transitionCount = 0;
@@ -93,8 +93,8 @@ export class LinkRunner {
   stop(): void {
     this.stopped = true;
     this.deps.clock.clearTimer(this.roundTimer);
-    this.deps.clock.clearTimer(this.deadlineTimer);
-    this.roundTimer = this.deadlineTimer = undefined;
+    this.deps.clock.clearTimer(this.wakeTimer);
+    this.roundTimer = this.wakeTimer = undefined;
     this.tracker.dropRounds();
     this.closeProber();
   }
@@ -167,7 +167,7 @@ export class LinkRunner {
       this.deps.clock.clearTimer(this.roundTimer);
       this.roundTimer = undefined;
       this.nextRoundAt = undefined;
-      this.armDeadline();
+      this.armWakeup();
       return;
     }
     const source = this.source();
@@ -205,50 +205,54 @@ export class LinkRunner {
   }
 
   private runRound(probe: ProbeConfig, now: number): void {
-    const req = this.tracker.beginRound(now);
-    if (!req) return;
-    const prober = this.prober?.prober;
-    const source = this.source();
-    req.targets.forEach((target, i) => {
-      const fam = ipFamily(target);
-      const have = fam === 6 ? source.ipv6 : source.ipv4;
-      if (!prober || !have) {
-        const error = !have ? `no usable IPv${fam ?? 4} address on ${this.cfg.interface}` : 'prober unavailable';
-        this.onResult(req.round, i, { ok: false, error });
-        return;
-      }
-      let p: Promise<ProbeResult>;
-      try {
-        p = prober.probe(target, probe.timeout);
-      } catch (err) {
-        p = Promise.resolve({ ok: false, error: errorMessage(err) });
-      }
-      p.then(
-        (r) => this.onResult(req.round, i, r),
-        (err: unknown) => this.onResult(req.round, i, { ok: false, error: errorMessage(err) }),
-      );
-    });
-    this.armDeadline();
+    const reqs = this.tracker.beginRound(now);
+    if (!reqs) return;
+    for (const r of reqs) this.send(probe, r);
+    this.armWakeup();
   }
 
-  private onResult(round: number, index: number, r: ProbeResult): void {
+  private send(probe: ProbeConfig, req: ProbeRequest): void {
+    const prober = this.prober?.prober;
+    const fam = ipFamily(req.target);
+    const source = this.source();
+    const have = fam === 6 ? source.ipv6 : source.ipv4;
+    if (!prober || !have) {
+      this.onResult(req, { ok: false, error: !have ? `no usable IPv${fam ?? 4} address on ${this.cfg.interface}` : 'prober unavailable' });
+      return;
+    }
+    let p: Promise<ProbeResult>;
+    try {
+      p = prober.probe(req.target, probe.timeout);
+    } catch (err) {
+      p = Promise.resolve({ ok: false, error: errorMessage(err) });
+    }
+    p.then(
+      (r) => this.onResult(req, r),
+      (err: unknown) => this.onResult(req, { ok: false, error: errorMessage(err) }),
+    );
+  }
+
+  private onResult(req: ProbeRequest, r: ProbeResult): void {
     if (this.stopped) return;
     const now = this.deps.clock.now();
-    this.tracker.result(round, index, r, now);
-    this.armDeadline();
+    this.tracker.result(req, r, now);
+    this.armWakeup();
     this.refresh(now);
   }
 
-  private armDeadline(): void {
-    const at = this.tracker.nextDeadline();
-    this.deps.clock.clearTimer(this.deadlineTimer);
-    this.deadlineTimer = undefined;
+  /** One timer for the tracker's next retry or verdict deadline. */
+  private armWakeup(): void {
+    const at = this.tracker.nextWakeup();
+    this.deps.clock.clearTimer(this.wakeTimer);
+    this.wakeTimer = undefined;
     if (at === undefined || this.stopped) return;
-    this.deadlineTimer = this.deps.clock.setTimer(() => {
-      this.deadlineTimer = undefined;
+    this.wakeTimer = this.deps.clock.setTimer(() => {
+      this.wakeTimer = undefined;
       const now = this.deps.clock.now();
-      this.tracker.tick(now);
-      this.armDeadline();
+      const { probes } = this.tracker.poll(now);
+      const probe = this.cfg.probe;
+      if (probe) for (const r of probes) this.send(probe, r);
+      this.armWakeup();
       this.refresh(now);
     }, at - this.deps.clock.now());
   }

@@ -1,10 +1,8 @@
 /**
  * The per-link health state machine: probe rounds and kernel signals in, health state out.
  *
- * Pure: no timers, no sockets. The caller (link-runner.ts) starts a round every `interval` with
- * {@link LinkTracker.beginRound}, sends the probes, hands each outcome to
- * {@link LinkTracker.result}, and calls {@link LinkTracker.tick} at {@link LinkTracker.nextDeadline};
- * every call takes the current time in epoch milliseconds and returns the transitions it caused.
+ * Pure: no timers, no sockets. The caller (link-runner.ts) starts a round every `interval`; every
+ * call takes the current time in epoch milliseconds and returns the transitions it caused.
  *
  * Rounds. Every target is probed at the start of a round; rounds start every `interval` whatever
  * the previous ones are doing, so with the default timeout (1 s) longer than the interval (500 ms)
@@ -16,8 +14,13 @@
  * has answered once, then about `srtt + 4·rttvar`, at least twice its highest recent RTT, at least
  * 100 ms and at most `timeout`. A probe keeps waiting until `timeout` all the same: a late answer
  * is not loss (it counts for RTT, loss and jitter and lifts the deadline of the next rounds) but the
- * round it belonged to has failed. Verdicts are applied in round order, so "in a row" means
- * consecutive rounds as sent.
+ * round it belonged to has failed. A target with an RTT estimate that has not answered
+ * `retryAfter` into the round (≥ 20 ms, ≤ half its deadline) gets one retry, judged by its own
+ * deadline; the target answered if either attempt did. Verdicts are applied in round order, so
+ * "in a row" means consecutive rounds as sent.
+ *
+ * The caller sends what {@link LinkTracker.beginRound} and {@link LinkTracker.poll} return, hands
+ * each outcome to {@link LinkTracker.result}, and calls `poll` at {@link LinkTracker.nextWakeup}.
  *
  * States. `down` failed rounds in a row take a probing, online or degraded link offline; `up` good
  * rounds in a row take a probing or offline link online; quality limits (quality.ts) move an online
@@ -55,10 +58,13 @@ export interface HealthTransition {
   at: number;
 }
 
-/** The probes to send now: one per target, all at once. */
-export interface RoundRequest {
+/** One probe to send now: attempt 0 to every target at a round's start, attempt 1 as a retry. */
+export interface ProbeRequest {
   round: number;
-  targets: readonly string[];
+  /** Position of the target in the round. */
+  index: number;
+  attempt: number;
+  target: string;
 }
 
 /** Status of one target: counters since start and the last result. */
@@ -69,20 +75,27 @@ export interface TargetStatus {
   last: { ok: boolean; rttMs?: number | undefined; error?: string | undefined; at: number } | undefined;
 }
 
-interface PendingProbe {
-  target: string;
+interface Attempt {
+  sentAt: number;
   /** Epoch milliseconds: no answer by then counts against the round. */
   deadline: number;
-  /** Set when the outcome is known. */
   outcome: 'on-time' | 'failed' | undefined;
   error: string | undefined;
+  /** The deadline has passed without an answer (an answer may still come, late). */
+  expired: boolean;
+}
+
+interface RoundTarget {
+  target: string;
+  attempts: Attempt[];
+  /** Epoch milliseconds of the retry, while one is still to be sent. */
+  retryAt: number | undefined;
 }
 
 interface Round {
   id: number;
   start: number;
-  probes: PendingProbe[];
-  judged: boolean;
+  targets: RoundTarget[];
   outstanding: number;
 }
 
@@ -139,56 +152,82 @@ export class LinkTracker {
     return this.kernelUsable && this.settings.probe !== undefined;
   }
 
-  /** Start a round now: the targets to probe, or undefined when the link is not probed now. */
-  beginRound(now: number): RoundRequest | undefined {
+  /** Start a round now: the probes to send, or undefined when the link is not probed now. */
+  beginRound(now: number): ProbeRequest[] | undefined {
     const p = this.settings.probe;
     if (!p || !this.kernelUsable) return undefined;
-    const round: Round = { id: this.nextRoundId++, start: now, probes: [], judged: false, outstanding: p.targets.length };
-    for (const target of p.targets) {
+    const round: Round = { id: this.nextRoundId++, start: now, targets: [], outstanding: 0 };
+    const out: ProbeRequest[] = [];
+    p.targets.forEach((target, index) => {
       const info = this.targetInfo.get(target)!;
-      info.sent++;
-      round.probes.push({ target, deadline: now + info.estimator.deadline(p.timeout), outcome: undefined, error: undefined });
-    }
+      const retry = info.estimator.retryAfter(p.timeout);
+      round.targets.push({ target, attempts: [], retryAt: retry === undefined ? undefined : now + retry });
+      out.push(this.send(round, index, now));
+    });
     this.unjudged.push(round);
     this.inflight.set(round.id, round);
-    return { round: round.id, targets: p.targets };
+    return out;
   }
 
   /**
-   * The outcome of probe `index` (position in the round's targets) of `round`. Outcomes of rounds
-   * dropped since (kernel down, re-sourced, reconfigured) are ignored.
+   * The outcome of one probe. Outcomes of rounds dropped since (kernel down, re-sourced,
+   * reconfigured) are ignored.
    */
-  result(roundId: number, index: number, res: ProbeResult, now: number): HealthTransition[] {
-    const round = this.inflight.get(roundId);
-    const probe = round?.probes[index];
-    if (!round || !probe) return [];
-    if (--round.outstanding <= 0) this.inflight.delete(roundId);
-    const info = this.targetInfo.get(probe.target);
-    const rtt = res.ok ? (res.rttMs ?? now - round.start) : undefined;
+  result(req: Pick<ProbeRequest, 'round' | 'index' | 'attempt'>, res: ProbeResult, now: number): HealthTransition[] {
+    const round = this.inflight.get(req.round);
+    const attempt = round?.targets[req.index]?.attempts[req.attempt];
+    if (!round || !attempt) return [];
+    if (--round.outstanding <= 0 && !this.unjudged.includes(round)) this.inflight.delete(req.round);
+    const target = round.targets[req.index]!.target;
+    const info = this.targetInfo.get(target);
+    const rtt = res.ok ? (res.rttMs ?? now - attempt.sentAt) : undefined;
     if (info) {
       if (!res.ok) info.failed++;
       info.last = { ok: res.ok, rttMs: rtt, error: res.ok ? undefined : (res.error ?? 'failed'), at: now };
       if (rtt !== undefined) info.estimator.observe(rtt);
     }
-    this.window.add({ at: now, target: probe.target, ok: res.ok, rttMs: rtt });
-    if (probe.outcome === undefined) {
-      const onTime = rtt !== undefined && round.start + rtt <= probe.deadline;
-      probe.outcome = onTime ? 'on-time' : 'failed';
-      probe.error = res.ok ? `late answer (${Math.round(rtt!)}ms, deadline ${probe.deadline - round.start}ms)` : (res.error ?? 'failed');
+    this.window.add({ at: now, target, ok: res.ok, rttMs: rtt });
+    if (attempt.outcome === undefined) {
+      const onTime = rtt !== undefined && attempt.sentAt + rtt <= attempt.deadline;
+      attempt.outcome = onTime ? 'on-time' : 'failed';
+      attempt.error = res.ok ? `late answer (${Math.round(rtt!)}ms, deadline ${attempt.deadline - attempt.sentAt}ms)` : (res.error ?? 'failed');
     }
     return this.judge(now);
   }
 
-  /** Judge rounds whose deadlines have passed. */
-  tick(now: number): HealthTransition[] {
-    return this.judge(now);
+  /**
+   * Time has passed: the retries now due (to send), and the verdicts of rounds whose deadlines
+   * have passed. Call at {@link nextWakeup}.
+   */
+  poll(now: number): { probes: ProbeRequest[]; transitions: HealthTransition[] } {
+    const probes: ProbeRequest[] = [];
+    for (const round of this.unjudged) {
+      for (const t of round.targets) for (const a of t.attempts) if (a.outcome === undefined && now >= a.deadline) a.expired = true;
+      const decided = this.verdict(round, now) !== undefined;
+      round.targets.forEach((t, index) => {
+        if (t.retryAt === undefined || (!decided && t.retryAt > now)) return;
+        t.retryAt = undefined;
+        if (decided || t.attempts.some((a) => a.outcome === 'on-time')) return;
+        probes.push(this.send(round, index, now));
+      });
+    }
+    return { probes, transitions: this.judge(now) };
   }
 
-  /** Epoch milliseconds of the next verdict deadline, or undefined when nothing waits on one. */
-  nextDeadline(): number | undefined {
+  /** Epoch milliseconds when {@link poll} has something to do (a retry or a deadline), or undefined. */
+  nextWakeup(): number | undefined {
     let next: number | undefined;
-    for (const r of this.unjudged)
-      for (const p of r.probes) if (p.outcome === undefined && (next === undefined || p.deadline < next)) next = p.deadline;
+    const at = (t: number) => {
+      if (next === undefined || t < next) next = t;
+    };
+    // Retries of every round waiting for a verdict; deadlines of the oldest only, since verdicts are
+    // applied in order (a later round's passed deadline is judged together with the oldest).
+    this.unjudged.forEach((r, i) => {
+      for (const t of r.targets) {
+        if (t.retryAt !== undefined) at(t.retryAt);
+        if (i === 0) for (const a of t.attempts) if (a.outcome === undefined && !a.expired) at(a.deadline);
+      }
+    });
     return next;
   }
 
@@ -261,22 +300,32 @@ export class LinkTracker {
       const verdict = this.verdict(round, now);
       if (verdict === undefined) break;
       this.unjudged.shift();
-      round.judged = true;
+      if (round.outstanding <= 0) this.inflight.delete(round.id);
       out.push(...this.apply(verdict, round, now));
     }
     return out;
+  }
+
+  private send(round: Round, index: number, now: number): ProbeRequest {
+    const p = this.settings.probe!;
+    const t = round.targets[index]!;
+    const info = this.targetInfo.get(t.target)!;
+    info.sent++;
+    round.outstanding++;
+    t.attempts.push({ sentAt: now, deadline: now + info.estimator.deadline(p.timeout), outcome: undefined, error: undefined, expired: false });
+    return { round: round.id, index, attempt: t.attempts.length - 1, target: t.target };
   }
 
   private verdict(round: Round, now: number): 'good' | 'failed' | undefined {
     const need = this.settings.probe?.reliability ?? 1;
     let good = 0;
     let dead = 0;
-    for (const p of round.probes) {
-      if (p.outcome === 'on-time') good++;
-      else if (p.outcome === 'failed' || now >= p.deadline) dead++;
+    for (const t of round.targets) {
+      if (t.attempts.some((a) => a.outcome === 'on-time')) good++;
+      else if (t.retryAt === undefined && t.attempts.every((a) => a.outcome === 'failed' || now >= a.deadline)) dead++;
     }
     if (good >= need) return 'good';
-    if (dead > round.probes.length - need) return 'failed';
+    if (dead > round.targets.length - need) return 'failed';
     return undefined;
   }
 
@@ -295,7 +344,9 @@ export class LinkTracker {
     this.badRun++;
     this.goodRun = 0;
     if (this.stateValue !== 'offline' && this.badRun >= p.down) {
-      const error = round.probes.find((x) => x.outcome === 'failed')?.error ?? `no answer within ${round.probes[0]!.deadline - round.start}ms`;
+      const attempts = round.targets.flatMap((t) => t.attempts);
+      const last = attempts[attempts.length - 1]!;
+      const error = attempts.find((a) => a.outcome === 'failed')?.error ?? `no answer within ${last.deadline - last.sentAt}ms`;
       return this.move('offline', { kind: 'probes-failed', rounds: this.badRun, threshold: p.down, error }, now);
     }
     return this.checkQuality(now);

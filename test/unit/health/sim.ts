@@ -3,7 +3,7 @@
  * with a scripted responder, delivers outcomes and deadlines in time order, and records the
  * transitions. No real time passes. Test helper, not a test file.
  */
-import { LinkTracker, type HealthTransition, type KernelVerdict, type TrackerSettings } from '../../../src/health/tracker.js';
+import { LinkTracker, type HealthTransition, type KernelVerdict, type ProbeRequest, type TrackerSettings } from '../../../src/health/tracker.js';
 import type { ProbeConfig } from '../../../src/config/schema.js';
 import type { ProbeResult } from '../../../src/health/prober.js';
 
@@ -31,7 +31,7 @@ export function settings(over: Partial<ProbeConfig> = {}, initialState: TrackerS
 
 /** What a probe sent at `sentAt` to `target` (index `i` in round `round`) gets: an answer after `rttMs`, an error after `afterMs`, or nothing (timeout). */
 export type Response = { rttMs: number } | { error: string; afterMs: number } | 'lost';
-export type Responder = (target: string, sentAt: number, round: number, i: number) => Response;
+export type Responder = (target: string, sentAt: number, round: number, i: number, attempt: number) => Response;
 
 interface Ev {
   at: number;
@@ -74,7 +74,7 @@ export class Sim {
   /** Run until `until` (epoch ms), rounds every interval. */
   runUntil(until: number): void {
     for (;;) {
-      const deadline = this.tracker.nextDeadline();
+      const deadline = this.tracker.nextWakeup();
       const ev = this.queue[0];
       const nextAt = Math.min(this.nextRound, ev?.at ?? Infinity, deadline ?? Infinity);
       if (nextAt > until) break;
@@ -86,7 +86,9 @@ export class Sim {
         this.nextRound += this.probe.interval;
         this.startRound();
       } else {
-        this.record(this.tracker.tick(this.now));
+        const { probes, transitions } = this.tracker.poll(this.now);
+        this.record(transitions);
+        for (const r of probes) this.sendProbe(r);
       }
     }
     this.now = until;
@@ -96,29 +98,35 @@ export class Sim {
     this.runUntil(this.now + ms);
   }
 
+  /** Probes sent, with the time they were sent: attempt 1 is a retry. */
+  readonly sent: (ProbeRequest & { at: number })[] = [];
+
   private startRound(): void {
-    const req = this.tracker.beginRound(this.now);
-    if (!req) return;
+    const reqs = this.tracker.beginRound(this.now);
+    if (!reqs) return;
+    for (const r of reqs) this.sendProbe(r);
+  }
+
+  private sendProbe(req: ProbeRequest): void {
     const sentAt = this.now;
-    req.targets.forEach((t, i) => {
-      const r = this.responder(t, sentAt, req.round, i);
-      let at: number;
-      let res: ProbeResult;
-      if (r === 'lost') {
-        at = sentAt + this.probe.timeout;
-        res = { ok: false, error: 'timeout' };
-      } else if ('rttMs' in r && r.rttMs < this.probe.timeout) {
-        at = sentAt + r.rttMs;
-        res = { ok: true, rttMs: r.rttMs };
-      } else if ('rttMs' in r) {
-        at = sentAt + this.probe.timeout;
-        res = { ok: false, error: 'timeout' };
-      } else {
-        at = sentAt + r.afterMs;
-        res = { ok: false, error: r.error };
-      }
-      this.push(at, () => this.record(this.tracker.result(req.round, i, res, this.now)));
-    });
+    this.sent.push({ ...req, at: sentAt });
+    const r = this.responder(req.target, sentAt, req.round, req.index, req.attempt);
+    let at: number;
+    let res: ProbeResult;
+    if (r === 'lost') {
+      at = sentAt + this.probe.timeout;
+      res = { ok: false, error: 'timeout' };
+    } else if ('rttMs' in r && r.rttMs < this.probe.timeout) {
+      at = sentAt + r.rttMs;
+      res = { ok: true, rttMs: r.rttMs };
+    } else if ('rttMs' in r) {
+      at = sentAt + this.probe.timeout;
+      res = { ok: false, error: 'timeout' };
+    } else {
+      at = sentAt + r.afterMs;
+      res = { ok: false, error: r.error };
+    }
+    this.push(at, () => this.record(this.tracker.result(req, res, this.now)));
   }
 
   /** Transitions into `state`, with their times. */
