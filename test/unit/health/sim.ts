@@ -5,24 +5,15 @@
  */
 import { LinkTracker, type HealthTransition, type KernelVerdict, type ProbeRequest, type TrackerSettings } from '../../../src/health/tracker.js';
 import type { ProbeConfig } from '../../../src/config/schema.js';
+import { validateConfig } from '../../../src/config/load.js';
 import type { ProbeResult } from '../../../src/health/prober.js';
 
 export const USABLE: KernelVerdict = { usable: true, reason: { kind: 'carrier-up' } };
 
+/** A probe section with the schema's defaults (durations in milliseconds), overridden by `over`. */
 export function probeConfig(over: Partial<ProbeConfig> = {}): ProbeConfig {
-  return {
-    method: 'icmp',
-    targets: ['198.19.0.1', '198.19.0.2'],
-    query: '.',
-    path: '/',
-    interval: 500,
-    timeout: 1000,
-    down: 3,
-    up: 3,
-    reliability: 1,
-    window: 10_000,
-    ...over,
-  };
+  const cfg = validateConfig({ links: [{ name: 'l', interface: 'l', probe: { targets: ['198.19.0.1', '198.19.0.2'], ...over } }] });
+  return cfg.links[0]!.probe!;
 }
 
 export function settings(over: Partial<ProbeConfig> = {}, initialState: TrackerSettings['initialState'] = 'probing'): TrackerSettings {
