@@ -103,7 +103,7 @@ function readTlvs(status: NlStatus, msg: NlMessage, from: number): NlStatus {
 export function parseError(msg: NlMessage): NlStatus {
   const p = msg.payload;
   if (p.length < 4 + NLMSG_HDRLEN) throw malformed('netlink error', `${p.length} bytes`);
-  const errno = -p.readInt32LE(0);
+  const errno = 0 - p.readInt32LE(0);
   // struct nlmsgerr echoes the request's header, and its body too unless NLM_F_CAPPED.
   const echoed = msg.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : align4(p.readUInt32LE(4));
   return readTlvs({ errno }, msg, 4 + echoed);
@@ -112,7 +112,7 @@ export function parseError(msg: NlMessage): NlStatus {
 /** Read an NLMSG_DONE message: a dump can end with an error too. */
 export function parseDone(msg: NlMessage): NlStatus {
   if (msg.payload.length < 4) return { errno: 0 };
-  return readTlvs({ errno: -msg.payload.readInt32LE(0) }, msg, 4);
+  return readTlvs({ errno: 0 - msg.payload.readInt32LE(0) }, msg, 4);
 }
 
 /** The symbolic name of a positive errno: 17 → EEXIST. */
