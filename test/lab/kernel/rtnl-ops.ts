@@ -45,15 +45,17 @@ export const ops = {
   'nexthop.replace': (n: Nexthop) => nexthop.replace(nl(), n),
   'nexthop.remove': (n: { id: number }) => nexthop.remove(nl(), n),
 
-  /** Run many route operations at once on the one client: proves concurrent requests and dumps. */
-  'route.concurrent': async ({ routes }: { routes: Route[] }) => {
-    const results = await Promise.allSettled([
-      ...routes.map((r) => route.add(nl(), r)),
-      route.list(nl(), { family: 4 }),
-      nexthop.list(nl()),
-      link.list(nl()),
-    ]);
-    return results.map((r) => (r.status === 'fulfilled' ? 'ok' : String((r.reason as Error).message)));
+  /**
+   * Many route adds at once on the one client, with dumps of table `listTable` running between
+   * them: proves that replies are matched per request while a multi-datagram dump is in flight.
+   */
+  'route.concurrent': async ({ routes, listTable }: { routes: Route[]; listTable: number }) => {
+    const lists = [0, 1, 2].map(() => route.list(nl(), { family: 4, table: listTable }).then((l) => l.length));
+    const adds = await Promise.allSettled(routes.map((r) => route.add(nl(), r)));
+    return {
+      adds: adds.map((r) => (r.status === 'fulfilled' ? 'ok' : String((r.reason as Error).message))),
+      listed: await Promise.all(lists),
+    };
   },
 
   'monitor.start': ({ groups }: { groups?: RtnlGroup[] }, ctx: OpContext) => {
