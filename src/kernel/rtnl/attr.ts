@@ -103,6 +103,7 @@ export class AttrReader {
       map.set(type, buf.subarray(off + NLA_HDRLEN, off + len));
       off += align4(len);
     }
+    if (off < buf.length) throw malformed(where, `${buf.length - off} trailing bytes`);
     return new AttrReader(map, where);
   }
 

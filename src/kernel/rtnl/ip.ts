@@ -39,7 +39,7 @@ function invalid(addr: string, family: Family | undefined): WanbraidError {
 /** Encode `addr`; with `family`, the address must be of that family. */
 export function ipToBytes(addr: string, family?: Family): Buffer {
   if (isIPv4(addr) && family !== 6) return Buffer.from(addr.split('.').map(Number));
-  if (isIPv6(addr) && family !== 4) return ipv6ToBytes(addr);
+  if (isIPv6(addr) && !addr.includes('%') && family !== 4) return ipv6ToBytes(addr);
   throw invalid(addr, family);
 }
 

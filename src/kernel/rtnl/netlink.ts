@@ -86,6 +86,7 @@ export function parseMessages(datagram: Buffer): NlMessage[] {
     });
     off += align4(len);
   }
+  if (off < datagram.length) throw malformed('netlink datagram', `${datagram.length - off} trailing bytes`);
   return out;
 }
 

@@ -50,3 +50,13 @@ test('malformed attributes are refused with a WanbraidError naming the message',
 test('align4', () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 8].map(align4), [0, 4, 4, 4, 4, 8, 8]);
 });
+
+test('attributes cut at any point parse whole or fail as malformed', () => {
+  const b = new AttrWriter().u32(1, 1).string(3, 'wan1').nested(12, (w) => w.u16(1, 8)).bytes();
+  // Attribute ends: 8, 17 (the string, whose padding may be missing at the very end: 18, 19), 20, 32.
+  const ends = [0, 8, 17, 18, 19, 20, 32];
+  for (let cut = 0; cut <= b.length; cut++) {
+    if (ends.includes(cut)) assert.doesNotThrow(() => AttrReader.parse(b.subarray(0, cut), 't'), `cut ${cut}`);
+    else assert.throws(() => AttrReader.parse(b.subarray(0, cut), 't'), /malformed t/, `cut ${cut}`);
+  }
+});

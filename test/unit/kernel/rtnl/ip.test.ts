@@ -42,5 +42,6 @@ test('a family mismatch or garbage is refused', () => {
   assert.throws(() => ipToBytes('198.18.0.1', 6), /expected an IPv6 address/);
   assert.throws(() => ipToBytes('2001:db8::1', 4), /expected an IPv4 address/);
   assert.throws(() => ipToBytes('198.18.0'), /expected an IP address/);
+  assert.throws(() => ipToBytes('fe80::1%eth0'), /expected an IP address/);
   assert.throws(() => bytesToIp(Buffer.alloc(5)), /malformed/);
 });

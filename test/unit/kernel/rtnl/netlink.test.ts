@@ -81,3 +81,18 @@ test('a refusal becomes a KernelError with op, errno name and extack', () => {
   assert.equal(e.extack, 'Nexthop has invalid gateway');
   assert.equal(e.message, 'route add 198.18.60.0/24 table 20101: ENETUNREACH (Nexthop has invalid gateway)');
 });
+
+test('a datagram cut at any point yields its whole messages or a malformed error, never a partial message', () => {
+  const whole = Buffer.concat(fixtures.routes4.map((h) => Buffer.from(h, 'hex')));
+  const ends: number[] = [];
+  for (let off = 0; off < whole.length; off += (whole.readUInt32LE(off) + 3) & ~3) ends.push(off);
+  for (let cut = 0; cut <= whole.length; cut++) {
+    const boundary = cut === whole.length || ends.includes(cut);
+    if (boundary) {
+      const msgs = parseMessages(whole.subarray(0, cut));
+      assert.equal(msgs.length, cut === whole.length ? fixtures.routes4.length : ends.indexOf(cut), `cut ${cut}`);
+    } else {
+      assert.throws(() => parseMessages(whole.subarray(0, cut)), /malformed netlink datagram/, `cut ${cut}`);
+    }
+  }
+});
