@@ -59,7 +59,7 @@ export interface Route {
   /** Destination network address; `0.0.0.0`/`::` with dstLen 0 for the default route. */
   dst: string;
   dstLen: number;
-  /** rtm_protocol: who owns it ({@link RTPROT_WANBRAID} for us). */
+  /** rtm_protocol: who owns it (`RTPROT_WANBRAID` for us). */
   protocol: number;
   /** rtm_scope (RT_SCOPE_*); see {@link defaultScope}. */
   scope: number;

@@ -50,7 +50,7 @@ export interface Rule {
   table?: number;
   /** Priority to jump to, for action 'goto'. */
   goto?: number;
-  /** FRA_PROTOCOL: who owns the rule ({@link RTPROT_WANBRAID} for us). */
+  /** FRA_PROTOCOL: who owns the rule (`RTPROT_WANBRAID` for us). */
   protocol: number;
   /** Source prefix (`from`); absent means all. */
   src?: string;

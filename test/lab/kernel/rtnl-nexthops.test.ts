@@ -140,6 +140,8 @@ test('links and addresses read back as ip -j shows them; addresses added, replac
     links.map((l) => [l.ifindex, l.name, l.mtu, l.flags.up, l.flags.lowerUp, l.operstate.toUpperCase()]),
     ipLinks.map((l) => [l.ifindex, l.ifname, l.mtu, l.flags.includes('UP'), l.flags.includes('LOWER_UP'), l.operstate]),
   );
+  assert.deepEqual((await d.call<Link>('link.get', { which: w0 })).name, 'w0');
+  await assert.rejects(d.call('link.get', { which: 'nosuch0' }), kernelError('ENODEV'));
   const addrs = await d.call<Address[]>('address.list', { ifindex: w0 });
   const ipAddrs = (await lab.ipj<{ addr_info: { family: string; local: string; prefixlen: number; scope: string }[] }>('addr', 'show', 'dev', 'w0'))[0]!.addr_info;
   assert.deepEqual(
