@@ -66,6 +66,40 @@ async function buildTopology(): Promise<void> {
     'addr add 2001:db8:2::2/64 dev wan2 nodad',
     'addr add 198.18.100.1/24 dev lan0',
     'addr add 2001:db8:100::1/64 dev lan0 nodad',
+  ]);
+  for (const i of [1, 2] as const) {
+    const isp = `isp${i}`;
+    await set.exec(isp, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    await set.ip(isp, [
+      `addr add 198.18.${i}.1/24 dev down${i}`,
+      `addr add 2001:db8:${i}::1/64 dev down${i} nodad`,
+      `addr add 198.18.1${i}.1/24 dev up${i}`,
+      `addr add 2001:db8:1${i}::1/64 dev up${i} nodad`,
+      `link set down${i} up`,
+      `link set up${i} up`,
+    ]);
+    await set.ip('target', [`addr add 198.18.1${i}.2/24 dev up${i}`, `addr add 2001:db8:1${i}::2/64 dev up${i} nodad`, `link set up${i} up`]);
+    await set.ip(isp, [
+      `route add ${T4}/32 via 198.18.1${i}.2`,
+      // The customer's whole range routed to the customer, so that a probe leaking out of the
+      // wrong link would find its way back (and the no-leak check below means something).
+      `route add 198.18.0.0/16 via 198.18.${i}.2`,
+      `route add 2001:db8::/32 via 2001:db8:${i}::2`,
+      `route add ${T6}/128 via 2001:db8:1${i}::2`,
+    ]);
+    await set.exec(isp, ['nft', '-f', '-'], {
+      input: `table inet lab {\n chain post {\n  type nat hook postrouting priority srcnat;\n  oifname "up${i}" masquerade\n }\n}\n`,
+    });
+  }
+  await set.ip('target', [`addr add ${T4}/32 dev lo`, `addr add ${T6}/128 dev lo`]);
+  await set.ip('client', [
+    'addr add 198.18.100.2/24 dev lan0',
+    'addr add 2001:db8:100::2/64 dev lan0 nodad',
+    'link set lan0 up',
+  ]);
+  // (The first IPv6 packets over a freshly raised veth pair can wait 1-2 s for neighbour
+  // discovery here: the first test allows for that with generous timeouts.)
+  await set.ip('router', [
     'link set wan1 up',
     'link set wan2 up',
     'link set lan0 up',
@@ -82,36 +116,7 @@ async function buildTopology(): Promise<void> {
   await exec(['ip', '-6', '-n', ns('router'), '-batch', '-'], {
     input: 'rule add from 2001:db8:1::2 lookup 101 pref 1000\nrule add from 2001:db8:2::2 lookup 102 pref 1000\n',
   });
-  for (const i of [1, 2] as const) {
-    const isp = `isp${i}`;
-    await set.exec(isp, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
-    await set.ip(isp, [
-      `addr add 198.18.${i}.1/24 dev down${i}`,
-      `addr add 2001:db8:${i}::1/64 dev down${i} nodad`,
-      `addr add 198.18.1${i}.1/24 dev up${i}`,
-      `addr add 2001:db8:1${i}::1/64 dev up${i} nodad`,
-      `link set down${i} up`,
-      `link set up${i} up`,
-      `route add ${T4}/32 via 198.18.1${i}.2`,
-      // The customer's whole range routed to the customer, so that a probe leaking out of the
-      // wrong link would find its way back (and the no-leak check below means something).
-      `route add 198.18.0.0/16 via 198.18.${i}.2`,
-      `route add 2001:db8::/32 via 2001:db8:${i}::2`,
-      `route add ${T6}/128 via 2001:db8:1${i}::2`,
-    ]);
-    await set.exec(isp, ['nft', '-f', '-'], {
-      input: `table inet lab {\n chain post {\n  type nat hook postrouting priority srcnat;\n  oifname "up${i}" masquerade\n }\n}\n`,
-    });
-    await set.ip('target', [`addr add 198.18.1${i}.2/24 dev up${i}`, `addr add 2001:db8:1${i}::2/64 dev up${i} nodad`, `link set up${i} up`]);
-  }
-  await set.ip('target', [`addr add ${T4}/32 dev lo`, `addr add ${T6}/128 dev lo`]);
-  await set.ip('client', [
-    'addr add 198.18.100.2/24 dev lan0',
-    'addr add 2001:db8:100::2/64 dev lan0 nodad',
-    'link set lan0 up',
-    'route add default via 198.18.100.1',
-    'route add ::/0 via 2001:db8:100::1',
-  ]);
+  await set.ip('client', ['route add default via 198.18.100.1', 'route add ::/0 via 2001:db8:100::1']);
   // The relay's transparent hand-off: LAN TCP to port 8080 goes to the router's own port 7000.
   await set.exec('router', ['nft', '-f', '-'], {
     input: 'table inet lab {\n chain pre {\n  type nat hook prerouting priority dstnat;\n  iifname "lan0" tcp dport 8080 redirect to :7000\n }\n}\n',
