@@ -212,6 +212,11 @@ test('result handling: refusals, unexpected status, DNS names, certificate check
   assert.match(wrongName.ok ? '' : wrongName.error, /ERR_TLS_CERT_ALTNAME_INVALID|altname|does not match/i);
 });
 
+test('a source address that is not on the router fails with the reason, for the raw socket too', async () => {
+  const r = (await probe({ ipv4: '198.18.9.9' }, { method: 'icmp' }, T4, 1000)).result;
+  assert.deepEqual(r, { ok: false, error: 'open icmp socket on 198.18.9.9: bind: Cannot assign requested address' });
+});
+
 test('a target of a family the link has no address for fails without sending', async () => {
   for (const config of METHODS) {
     const r = (await probe({ ipv4: LINKS.wan1.ipv4 }, config, T6, 1000)).result;
