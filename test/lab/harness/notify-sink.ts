@@ -34,7 +34,7 @@ export class NotifySink {
     await new Promise<void>((resolve, reject) => {
       let buf = '';
       child.once('exit', (c) => reject(new Error(`notify sink exited ${c}`)));
-      child.stdout!.on('data', (d: Buffer) => {
+      child.stdout.on('data', (d: Buffer) => {
         buf += d.toString();
         let nl;
         while ((nl = buf.indexOf('\n')) >= 0) {
