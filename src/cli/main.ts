@@ -5,10 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, stdio, type CliIO, type Command } from './args.js';
 import { check } from './commands/check.js';
+import { lab } from './commands/lab.js';
 import { UsageError, WanbraidError } from '../errors.js';
 
 export const COMMANDS: Record<string, Command> = {
   check,
+  lab,
 };
 
 export function version(): string {
@@ -50,7 +52,9 @@ export async function main(argv: string[], io: CliIO = stdio): Promise<number> {
     io.err(`wanbraid: unknown command "${cmd}" (see wanbraid --help)`);
     return EXIT_USAGE;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Options after `--` belong to a program the command runs (`wanbraid lab exec NODE -- curl --help`).
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
     io.out(command.usage);
     return EXIT_OK;
   }
