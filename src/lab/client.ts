@@ -9,6 +9,7 @@
  *   hold HOST PORT COUNT [MS]     opens COUNT connections to the hold service, checks each echoes,
  *                                 keeps them MS milliseconds, checks each still echoes, closes
  *   sink HOST PORT BYTES          sends BYTES random bytes, checks the service's byte count and sha256
+ *   raw tcp|udp HOST PORT HEX     sends the bytes, prints what comes back within the timeout (ok once sent)
  *
  * `--source` binds the local address (with a per-source route this picks the link).
  */
@@ -167,6 +168,35 @@ async function sink(host: string, port: number, bytes: number, o: Opts): Promise
   }
 }
 
+/** Send arbitrary bytes (robustness tests); whatever comes back until close or timeout is reported. */
+async function raw(proto: string, host: string, port: number, hex: string, o: Opts): Promise<Result> {
+  const data = Buffer.from(hex, 'hex');
+  const got: Buffer[] = [];
+  if (proto === 'tcp') {
+    const s = await tcpConnect(host, port, o);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, o.timeoutMs);
+      s.on('data', (b: Buffer) => got.push(b));
+      s.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      s.on('error', () => undefined);
+      s.write(data);
+    });
+    s.destroy();
+  } else if (proto === 'udp') {
+    const sock = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve) => sock.bind({ address: o.source }, resolve));
+    sock.on('message', (m) => got.push(m));
+    sock.send(data, port, host);
+    await new Promise((r) => setTimeout(r, o.timeoutMs));
+    sock.close();
+  } else throw new UsageError(`raw: "${proto}" is not tcp or udp`);
+  const reply = Buffer.concat(got);
+  return { ok: true, sent: data.length, replyHex: reply.toString('hex'), replyText: reply.toString('latin1') };
+}
+
 class UsageError extends Error {}
 
 function num(v: string | undefined, what: string): number {
@@ -202,9 +232,13 @@ async function main(argv: string[]): Promise<number> {
         if (!a || !b || !c) throw new UsageError('sink HOST PORT BYTES');
         result = await sink(a, num(b, 'PORT'), num(c, 'BYTES'), o);
         break;
+      case 'raw':
+        if (!a || !b || !c || d === undefined) throw new UsageError('raw tcp|udp HOST PORT HEX');
+        result = await raw(a, b, num(c, 'PORT'), d, o);
+        break;
       case undefined:
       default:
-        throw new UsageError(`unknown command "${cmd ?? ''}" (dns, echo, hold, sink)`);
+        throw new UsageError(`unknown command "${cmd ?? ''}" (dns, echo, hold, sink, raw)`);
     }
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TypeError && 'code' in err)) {

@@ -115,9 +115,10 @@ export function faultCommands(target: FaultTarget, fault: Fault): FaultCommands 
         : { nft: chain('blackhole', 'prerouting', [ND_ACCEPT, 'iif "lo" accept', 'counter drop comment "blackhole"']) };
     case 'loss': {
       const pct = checkLossPct(fault.pct);
-      return {
-        nft: chain('loss', 'prerouting', [ND_ACCEPT, 'iif "lo" accept', `numgen random mod 10000 < ${Math.round(pct * 100)} counter drop comment "loss ${pct}"`]),
-      };
+      const bp = Math.round(pct * 100);
+      // numgen mod 10000 is 0..9999: nft refuses `< 10000`, so 100% is a plain drop.
+      const match = bp >= 10000 ? '' : `numgen random mod 10000 < ${bp} `;
+      return { nft: chain('loss', 'prerouting', [ND_ACCEPT, 'iif "lo" accept', `${match}counter drop comment "loss ${pct}"`]) };
     }
     case 'carrier-down':
       return { ip: [`link set dev ${target.carrierDev} down`] };
