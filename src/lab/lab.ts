@@ -29,7 +29,12 @@ import type { LabAddressing, RelayAddressing } from './addressing.js';
 import type { TopologyKind, TopologyPlan } from './plan.js';
 import { WanbraidError } from '../errors.js';
 
+// One import for lab users: the classes, the numbers, the fault and rate types, the client.
 export { Testbed, type LabRecord } from './testbed.js';
+export * from './addressing.js';
+export type { Fault, FaultKind, FaultState, FaultTarget } from './faults.js';
+export type { LinkRate, RateSpec, Rate } from './rate.js';
+export { CLIENT_SCRIPT, type ServiceRecord } from './topology.js';
 
 /** Options both topologies take. */
 export interface CommonLabOptions {

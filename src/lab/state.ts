@@ -8,7 +8,7 @@
  * its run's (`wanbraid-<runId>-<node>`) and its directory `<dir>/wanbraid-lab-<runId>`, so a
  * damaged or foreign file cannot make `lab down` delete anything else.
  */
-import { mkdirSync, openSync, writeSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, closeSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { LabRecord } from './testbed.js';
 import { nsName } from './netns.js';
@@ -102,6 +102,11 @@ export async function claimState(dir: string, isStale: (content: StateContent) =
     const placeholder: Placeholder = { status: 'starting', pid: process.pid };
     writeSync(fd, JSON.stringify(placeholder) + '\n');
     closeSync(fd);
+    // Holding the claim, no lab of this directory is alive: a lab directory still here was left
+    // by a `lab up` that was interrupted.
+    for (const name of readdirSync(dir)) {
+      if (new RegExp(`^${LAB_DIR_PREFIX}[0-9a-f]{6}$`).test(name)) rmSync(join(dir, name), { recursive: true, force: true });
+    }
     return;
   }
   throw labError(`${file}: could not claim the state file`);

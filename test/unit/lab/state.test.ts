@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { claimState, readState, writeState, removeState, stateFile, validateRecord, labStateDir } from '../../../src/lab/state.js';
@@ -54,8 +54,12 @@ test('a second claim fails while the first lab is up, and replaces a stale one',
   await assert.rejects(claimState(dir, () => false), /a lab is being brought up by process/);
   writeState(dir, record(dir));
   await assert.rejects(claimState(dir, () => false), /a lab is already up \(run abc123, wan, since .*\): run `wanbraid lab down` first/);
+  mkdirSync(join(dir, 'wanbraid-lab-abc123'));
+  mkdirSync(join(dir, 'wanbraid-lab-0f0f0f'));
+  mkdirSync(join(dir, 'unrelated'));
   await claimState(dir, (c) => c.status === 'up');
   assert.deepEqual(readState(dir), { status: 'starting', pid: process.pid });
+  assert.deepEqual(readdirSync(dir).sort(), ['lab.json', 'unrelated'], 'left-over lab directories are removed, nothing else');
 }));
 
 test('a damaged or foreign record is refused before anything acts on it', withDir((dir) => {
