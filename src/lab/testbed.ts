@@ -74,6 +74,14 @@ export class Testbed<A> {
     this.createdAt = init.createdAt;
   }
 
+  /**
+   * The lab's namespaces, for helpers that take a {@link NamespaceSet} (e.g. the test harness's
+   * `Driver.start(lab.namespaces, 'router', ops)`); what they spawn is ended at {@link down}.
+   */
+  get namespaces(): NamespaceSet {
+    return this.set;
+  }
+
   /** Node names, in creation order. */
   get nodes(): string[] {
     return this.plan.nodes.map((n) => n.node);
