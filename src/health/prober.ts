@@ -1,30 +1,15 @@
 /**
  * The contract health/ needs from a prober (built in health/probers/): one prober per link, created
  * with the link's source address per family, sends one probe to one target and resolves within
- * `timeoutMs` — never rejects. Several probes to the same target may be in flight at once (rounds
- * overlap when the timeout is longer than the interval). Health creates a new prober when the link's
- * source address changes and closes the old one.
+ * about `timeoutMs` — never rejects (probers/types.ts). Several probes to the same target may be in
+ * flight at once (rounds overlap when the timeout is longer than the interval, and a round may send
+ * a retry). Health creates a new prober when the link's source address or probe settings change and
+ * closes the old one. Tests inject fakes through {@link ProberFactory}.
  */
 import type { ProbeConfig } from '../config/schema.js';
+import type { Prober, ProbeResult, ProbeSource } from './probers/types.js';
 
-/** The outcome of one probe. */
-export interface ProbeResult {
-  ok: boolean;
-  /** Round-trip time in milliseconds, when `ok`. */
-  rttMs?: number;
-  /** Why it failed: "timeout", an errno name, "status 503", ... */
-  error?: string;
-}
+export type { Prober, ProbeResult, ProbeSource };
 
-export interface Prober {
-  probe(target: string, timeoutMs: number): Promise<ProbeResult>;
-  close(): void | Promise<void>;
-}
-
-/** The link's own source address per family: probes leave with it. */
-export interface ProbeSource {
-  ipv4?: string;
-  ipv6?: string;
-}
-
+/** Makes one link's prober: `createProber` from probers/index.ts in the daemon. */
 export type ProberFactory = (probe: ProbeConfig, source: ProbeSource) => Prober;
