@@ -7,7 +7,9 @@
  *   after a stall longer than an interval the cadence restarts from now). A round starts at once
  *   when the kernel makes the link usable again, so recovery does not wait for the cadence.
  * - The prober is created with the link's current source address per family and replaced when
- *   that address or the probe settings change; rounds in flight on the old one are dropped.
+ *   that address or the probe settings change; rounds in flight on the old one are dropped and the
+ *   cadence goes on (no extra round: a burst of address events must not become a burst of rounds
+ *   sent before the planner has moved the link's source rule).
  * - A target of a family the link has no usable address for fails at once ("no IPv6 address").
  * - View = health state, with overrides on top (overrides.ts): `down` → disabled; `up` → online
  *   while the kernel says the link is usable. When an override starts or ends, the change carries
@@ -182,7 +184,6 @@ export class LinkRunner {
         this.deps.onError('create-prober', err);
         this.prober = undefined;
       }
-      roundNow ||= hadOne;
     }
     if (roundNow || this.roundTimer === undefined) this.scheduleRound(this.deps.clock.now() + (roundNow ? 0 : probe.interval));
   }

@@ -161,6 +161,7 @@ test('an address change re-sources the probes without a state change, and is rep
   assert.equal(m.view('wan1')!.observation.ipv4?.address, '198.18.1.77');
   const live = probers.live().filter((p) => p.source.ipv4?.startsWith('198.18.1.'));
   assert.deepEqual(live.map((p) => p.source.ipv4), ['198.18.1.77']);
+  assert.equal(live[0]!.sent.length, 0, 'no extra round: the next one comes on the cadence');
   assert.ok(changes.length > before);
   assert.equal(changes.at(-1)!.prev?.observation.ipv4?.address, '198.18.1.1');
   assert.ok(log.find((l) => l.op === 'addressing' && String(l.ipv4).startsWith('198.18.1.77/24')));
