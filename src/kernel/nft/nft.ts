@@ -5,7 +5,13 @@
  *
  * A refused batch becomes an {@link NftError} (code WB_NFT) carrying nft's own message; nothing
  * of the batch is applied, since nft commits a batch as one transaction.
+ *
+ * The batch goes through a private temporary file, not stdin: Node hands a child's stdin over as
+ * a socket, and nft's `-f -` opens /dev/stdin, which fails on a socket (ENXIO).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WanbraidError } from '../../errors.js';
 import { exec as defaultExec, type ExecOptions, type ExecResult } from '../../util/exec.js';
 import type { NftBatch, NftFamily, NftListing, NftMapElem, NftObject, NftExpr } from './json.js';
@@ -48,14 +54,14 @@ export class Nft {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
-  /** Apply a batch as one transaction. */
+  /** Apply a batch as one transaction (`nft -j -f FILE`). */
   async apply(batch: NftBatch): Promise<void> {
-    await this.run(['-j', '-f', '-'], 'batch', batch);
+    await this.run(['-j', '-f'], 'batch', batch);
   }
 
-  /** Ask the kernel whether it would accept the batch, changing nothing (`nft --check`). */
+  /** Ask the kernel whether it would accept the batch, changing nothing (`nft -j --check -f FILE`). */
   async check(batch: NftBatch): Promise<void> {
-    await this.run(['-j', '--check', '-f', '-'], 'check', batch);
+    await this.run(['-j', '--check', '-f'], 'check', batch);
   }
 
   /** Every table as `{family, name}`. */
@@ -106,8 +112,15 @@ export class Nft {
 
   private async run(args: string[], what: string, batch: NftBatch): Promise<void> {
     if (batch.nftables.length === 0) return;
-    const r = await this.exec([this.bin, ...args], { input: JSON.stringify(batch), allowFail: true, timeoutMs: this.timeoutMs });
-    if (r.code !== 0) throw new NftError(what, clean(r.stderr || r.stdout || `exit ${r.code}`), batch.nftables.length);
+    const dir = mkdtempSync(join(tmpdir(), 'wanbraid-nft-'));
+    const file = join(dir, 'batch.json');
+    try {
+      writeFileSync(file, JSON.stringify(batch), { mode: 0o600 });
+      const r = await this.exec([this.bin, ...args, file], { allowFail: true, timeoutMs: this.timeoutMs });
+      if (r.code !== 0) throw new NftError(what, clean(r.stderr || r.stdout || `exit ${r.code}`), batch.nftables.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 }
 

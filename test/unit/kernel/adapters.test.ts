@@ -18,12 +18,17 @@ function fakeExec(answer: (argv: readonly string[], opts?: ExecOptions) => { cod
   return { fn, calls };
 }
 
-test('nft: a batch goes to `nft -j -f -` on stdin; a refusal is WB_NFT with nft\'s message', async () => {
-  const ok = fakeExec(() => ({ code: 0 }));
+test('nft: a batch goes to `nft -j -f FILE`; a refusal is WB_NFT with nft\'s message', async () => {
+  let seen: unknown;
+  const ok = fakeExec((argv) => {
+    seen = JSON.parse(readFileSync(argv[3]!, 'utf8'));
+    return { code: 0 };
+  });
   const batch = { nftables: [{ add: { table: { family: 'inet' as const, name: 'wanbraid' } } }] };
   await new Nft({ exec: ok.fn }).apply(batch);
-  assert.deepEqual(ok.calls[0]!.argv, ['nft', '-j', '-f', '-']);
-  assert.deepEqual(JSON.parse(ok.calls[0]!.input!), batch);
+  assert.deepEqual(ok.calls[0]!.argv.slice(0, 3), ['nft', '-j', '-f']);
+  assert.deepEqual(seen, batch);
+  assert.equal(existsSync(ok.calls[0]!.argv[3]!), false, 'the batch file is removed');
   await new Nft({ exec: ok.fn }).apply({ nftables: [] });
   assert.equal(ok.calls.length, 1, 'an empty batch runs nothing');
 
