@@ -20,7 +20,7 @@ export interface ResolvedLink {
   view: LinkView | undefined;
   plan: LinkPlan;
   /** Per routable family: device and addressing. */
-  routes: Partial<Record<Family, { dev: DeviceRef; addressing: FamilyAddressing; pointToPoint: boolean }>>;
+  routes: Partial<Record<Family, { dev: DeviceRef; addressing: FamilyAddressing; pointToPoint: boolean; carrier: boolean }>>;
 }
 
 export function resolveLinks(config: Config, views: readonly LinkView[], marks: MarkLayout): ResolvedLink[] {
@@ -35,7 +35,7 @@ export function resolveLinks(config: Config, views: readonly LinkView[], marks: 
         const a = f === 4 ? obs.ipv4 : obs.ipv6;
         if (!a) continue;
         if (a.gateway === undefined && !obs.pointToPoint) continue;
-        routes[f] = { dev: { name: cfg.interface, ifindex: obs.ifindex }, addressing: a, pointToPoint: obs.pointToPoint };
+        routes[f] = { dev: { name: cfg.interface, ifindex: obs.ifindex }, addressing: a, pointToPoint: obs.pointToPoint, carrier: obs.carrier };
       }
     }
     const state: LinkState = view?.state ?? 'probing';

@@ -111,7 +111,9 @@ export function planRouting(input: RoutingInput): RoutingPlan {
         ...(family === 4 ? { prefsrc: a.address } : {}),
         why: `${l.plan.name} default`,
       });
-      if (useObjects) {
+      // The kernel refuses a nexthop object on a device without carrier, and deletes it when
+      // carrier goes: it exists only while the link has carrier.
+      if (useObjects && route.carrier) {
         nexthops.push({
           kind: 'single',
           id: linkNexthopId(l.plan.index, family),
@@ -130,7 +132,8 @@ export function planRouting(input: RoutingInput): RoutingPlan {
     const legs = choice.members.flatMap((m) => {
       const l = byName.get(m.link);
       const route = l?.routes[family];
-      return l && route ? [{ link: l, route, weight: m.weight }] : [];
+      if (!l || !route || (useObjects && !route.carrier)) return [];
+      return [{ link: l, route, weight: m.weight }];
     });
     const weights = scaleWeights(legs.map((x) => x.weight));
     if (legs.length === 0) {

@@ -26,6 +26,7 @@ export interface ViewSpec {
   v4?: boolean;
   v6?: boolean;
   adminUp?: boolean;
+  carrier?: boolean;
   p2p?: boolean;
   ifindex?: number | undefined;
   gateway4?: string | undefined;
@@ -44,7 +45,7 @@ export function view(name: string, i: number, weight: number, spec: ViewSpec = {
     observation: {
       ifindex: 'ifindex' in spec ? spec.ifindex : 10 + i,
       adminUp: spec.adminUp ?? true,
-      carrier: true,
+      carrier: spec.carrier ?? true,
       pointToPoint: p2p,
       ipv4:
         spec.v4 === false

@@ -180,6 +180,16 @@ test('links without address, gateway, device or admin-up carry nothing in that f
   assert.deepEqual(missing.links.map((l) => l.state), ['online', 'probing', 'probing']);
 });
 
+test('a link without carrier keeps its table but gets no nexthop object and no group membership', () => {
+  const c = threeLinks();
+  const d = plan(c, views(c, { wan2: { carrier: false } }));
+  assert.deepEqual(d.nexthops.filter((n) => n.kind === 'single' && n.family === 4).map((n) => n.id), [linkNexthopId(1, 4), linkNexthopId(3, 4)]);
+  const g = d.nexthops.find((n) => n.kind === 'group' && n.family === 4);
+  assert.ok(g && g.kind === 'group');
+  assert.deepEqual(g.members.map((m) => m.id), [linkNexthopId(1, 4), linkNexthopId(3, 4)]);
+  assert.ok(d.routes.some((r) => r.table === 20102 && r.dst.len === 0));
+});
+
 test('groupType multipath (and auto without resilient support) uses one RTA_MULTIPATH route, no nexthop objects', () => {
   for (const [groupType, resilient] of [
     ['multipath', true],
