@@ -31,7 +31,7 @@ import { nftNames } from '../plan/ruleset.js';
 import type { DesiredState, LinkPlan } from '../plan/types.js';
 import { NO_ROUTING, type RoutingBackend } from './backend.js';
 import { IdleTracker, buildStatus, type BalancerStatus } from './balancer-status.js';
-import { Conntrack } from './conntrack.js';
+import { Conntrack, type ConntrackFlusher } from './conntrack.js';
 import { LatestRunner } from './latest.js';
 import { Nft } from './nft/nft.js';
 import type { NftCommand } from './nft/json.js';
@@ -43,7 +43,7 @@ export interface BalancerOptions {
   logger: Logger;
   routing: RoutingBackend;
   nft?: Nft;
-  conntrack?: Conntrack;
+  conntrack?: ConntrackFlusher;
   sysctl?: SysctlGuard;
   /** Where state that must survive a crash lives (default /run/wanbraid). */
   stateDir?: string;
@@ -65,7 +65,6 @@ export interface ConntrackResult {
   link: string;
   mark: number;
   ok: boolean;
-  deleted?: number;
   detail?: string;
 }
 
@@ -104,7 +103,7 @@ export class Balancer {
   private readonly log: Logger;
   private readonly routing: RoutingBackend;
   private readonly nft: Nft;
-  private readonly conntrack: Conntrack;
+  private readonly conntrack: ConntrackFlusher;
   private readonly sysctl: SysctlGuard;
   private readonly now: () => number;
   private readonly runner: LatestRunner<Inputs, ApplyReport>;
@@ -217,6 +216,8 @@ export class Balancer {
       failures.push(`routing: ${errorMessage(err)}`);
     }
     for (const r of await this.sysctl.restore()) if (!r.ok) failures.push(`sysctl ${r.key}: ${r.detail ?? 'failed'}`);
+    this.conntrack.close();
+    this.routing.close();
     this.nftKey = undefined;
     this.log.info({ op: 'stop', ok: failures.length === 0, failures }, 'balancer stopped');
     return { ok: failures.length === 0, failures };
@@ -276,8 +277,8 @@ export class Balancer {
       await Promise.all(
         [...flushFor].map(async ([link, mark]) => {
           try {
-            const r = await this.conntrack.flushMark(mark, mask);
-            conntrack.push({ link, mark, ok: true, deleted: r.deleted[4] + r.deleted[6] });
+            await this.conntrack.flushMark(mark, mask);
+            conntrack.push({ link, mark, ok: true });
           } catch (err) {
             this.pendingFlush.set(link, mark);
             conntrack.push({ link, mark, ok: false, detail: errorMessage(err) });
@@ -312,7 +313,7 @@ export class Balancer {
         nft: nft.op,
         changed: nft.changed,
         routing: { changed: routing.results.length, unchanged: routing.unchanged, superseded: routing.superseded },
-        flushed: conntrack.map((c) => ({ link: c.link, deleted: c.deleted })),
+        flushed: conntrack.map((c) => c.link),
         failures,
       },
       'balancer applied',

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Nft, NftError, type ExecFn } from '../../../src/kernel/nft/nft.js';
-import { Conntrack } from '../../../src/kernel/conntrack.js';
+import { Conntrack, decodeAcks, encodeFlushByMark } from '../../../src/kernel/conntrack.js';
 import { SysctlGuard, type SysctlIO } from '../../../src/kernel/sysctl.js';
 import type { ExecOptions } from '../../../src/util/exec.js';
 
@@ -56,21 +56,33 @@ test('nft: listings are parsed (metainfo dropped); a missing table reads as unde
   await assert.rejects(nft.mapElements('inet', 'wanbraid', 'nope'), (e: unknown) => e instanceof NftError && /No such file/.test(e.message));
 });
 
-test('conntrack: flush by mark in both families; "0 deleted" (exit 1) is success; an empty mask is refused', async () => {
-  const f = fakeExec((argv) =>
-    argv.includes('ipv4')
-      ? { code: 0, stderr: 'conntrack v1.4.7 (conntrack-tools): 12 flow entries have been deleted.\n' }
-      : { code: 1, stderr: 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.\n' },
-  );
-  const ct = new Conntrack({ exec: f.fn });
-  assert.deepEqual(await ct.flushMark(0x20000, 0xff0000), { deleted: { 4: 12, 6: 0 } });
-  assert.deepEqual(
-    f.calls.map((c) => c.argv.join(' ')).sort(),
-    ['conntrack -D -f ipv4 --mark 0x20000/0xff0000', 'conntrack -D -f ipv6 --mark 0x20000/0xff0000'],
-  );
-  await assert.rejects(ct.flushMark(1, 0), /empty mask/);
-  const broken = new Conntrack({ exec: fakeExec(() => ({ code: 1, stderr: 'conntrack: operation failed: Operation not permitted' })).fn });
-  await assert.rejects(broken.flushMark(1, 0xff), (e: unknown) => (e as { code?: string }).code === 'WB_COMMAND_FAILED');
+test('conntrack: the flush-by-mark request is one ctnetlink delete with mark and mask, both families', () => {
+  const m = encodeFlushByMark(7, 0x20001, 0xff0000);
+  assert.equal(m.readUInt32LE(0), m.length);
+  assert.equal(m.readUInt16LE(4), 0x0102, 'NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE');
+  assert.equal(m.readUInt16LE(6), 0x5, 'REQUEST | ACK');
+  assert.equal(m.readUInt32LE(8), 7);
+  assert.deepEqual([...m.subarray(16, 20)], [0, 0, 0, 0], 'nfgenmsg: AF_UNSPEC (every family), version 0');
+  assert.deepEqual([m.readUInt16LE(20), m.readUInt16LE(22), m.readUInt32BE(24)], [8, 8, 0x20000], 'CTA_MARK, value & mask, big-endian');
+  assert.deepEqual([m.readUInt16LE(28), m.readUInt16LE(30), m.readUInt32BE(32)], [8, 21, 0xff0000], 'CTA_MARK_MASK');
+  // Acks: NLMSG_ERROR carries -errno (0 = ok) and echoes the request header.
+  const ack = (seq: number, err: number) => {
+    const b = Buffer.alloc(36);
+    b.writeUInt32LE(36, 0);
+    b.writeUInt16LE(2, 4);
+    b.writeUInt32LE(seq, 8);
+    b.writeInt32LE(-err, 16);
+    return b;
+  };
+  assert.deepEqual(decodeAcks(Buffer.concat([ack(7, 0), ack(8, 1)])), [
+    { seq: 7, errno: 0 },
+    { seq: 8, errno: 1 },
+  ]);
+  assert.deepEqual(decodeAcks(Buffer.alloc(3)), []);
+});
+
+test('conntrack: an empty mask is refused before anything is sent', async () => {
+  await assert.rejects(new Conntrack().flushMark(1, 0), /empty mask/);
 });
 
 function memIO(init: Record<string, string>): SysctlIO & { values: Record<string, string>; writes: string[] } {
