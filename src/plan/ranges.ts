@@ -17,8 +17,8 @@
  */
 import type { Family } from '../config/values.js';
 
-/** Routing protocol number stamped on every route, rule and nexthop wanbraid creates. */
-export const RTPROT_WANBRAID = 87;
+/** Routing protocol number stamped on every route, rule and nexthop wanbraid creates (87). */
+export { RTPROT_WANBRAID } from '../kernel/rtnl/constants.js';
 
 /** Upper bound on `links:` (the config check enforces it). */
 export const MAX_LINKS = 64;
