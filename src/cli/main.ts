@@ -6,6 +6,7 @@ import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, stdio, type CliIO, type Command } from 
 import { check } from './commands/check.js';
 import { run } from './commands/run.js';
 import { status } from './commands/status.js';
+import { lab } from './commands/lab.js';
 import { UsageError, WanbraidError } from '../errors.js';
 import { version } from '../version.js';
 
@@ -13,6 +14,7 @@ export const COMMANDS: Record<string, Command> = {
   run,
   check,
   status,
+  lab,
 };
 
 
@@ -50,7 +52,9 @@ export async function main(argv: string[], io: CliIO = stdio): Promise<number> {
     io.err(`wanbraid: unknown command "${cmd}" (see wanbraid --help)`);
     return EXIT_USAGE;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Options after `--` belong to a program the command runs (`wanbraid lab exec NODE -- curl --help`).
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
     io.out(command.usage);
     return EXIT_OK;
   }

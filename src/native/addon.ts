@@ -33,6 +33,8 @@ export interface NativeIcmpSocket {
 export interface NativeAddon {
   IcmpSocket: new (family: 4 | 6, source: string, onDatagram: RawDatagramCallback) => NativeIcmpSocket;
   getOriginalDst: (fd: number, family: 4 | 6) => { address: string; port: number };
+  /** One datagram to a unix socket path ("@…" abstract): systemd's $NOTIFY_SOCKET. */
+  sdNotify: (path: string, message: string) => void;
 }
 
 let cached: NativeAddon | undefined;
@@ -54,8 +56,8 @@ export function nativeAddon(path: string = DEFAULT_ADDON_PATH): NativeAddon {
     );
   }
   const addon = mod as Partial<NativeAddon>;
-  if (typeof addon.IcmpSocket !== 'function' || typeof addon.getOriginalDst !== 'function') {
-    throw new WanbraidError('WB_NATIVE', `native addon at ${path} lacks IcmpSocket/getOriginalDst: it is from another version; rebuild it with \`npm run build\``);
+  if (typeof addon.IcmpSocket !== 'function' || typeof addon.getOriginalDst !== 'function' || typeof addon.sdNotify !== 'function') {
+    throw new WanbraidError('WB_NATIVE', `native addon at ${path} lacks IcmpSocket/getOriginalDst/sdNotify: it is from another version; rebuild it with \`npm run build\``);
   }
   if (path === DEFAULT_ADDON_PATH) cached = addon as NativeAddon;
   return addon as NativeAddon;
