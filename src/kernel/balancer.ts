@@ -80,6 +80,8 @@ export interface ApplyReport {
   sysctl: { changed: string[]; ok: boolean; detail?: string };
   /** One line per failure, for logs and status. */
   failures: string[];
+  /** Where the time went (milliseconds): planning, sysctls, routing and nft (side by side), conntrack. */
+  timings: { planMs: number; sysctlMs: number; routingMs: number; nftMs: number; conntrackMs: number };
 }
 
 export interface StopReport {
@@ -237,8 +239,10 @@ export class Balancer {
     const failures: string[] = [];
     const sets = new Map<string, Prefix[]>();
     for (const name of Object.keys(config.sets)) sets.set(name, this.setContents(config, name));
+    const tPlan = performance.now();
     const desired = plan(config, inp.views, { resilientGroups: this.routing.resilientGroups(), bypass: this.setContents(config, 'bypass'), sets });
     this.desired = desired;
+    const tSysctl = performance.now();
 
     const sysctl: ApplyReport['sysctl'] = await this.sysctl.ensure(desired.sysctls).then(
       (changed) => ({ changed, ok: true }),
@@ -247,13 +251,20 @@ export class Balancer {
     if (!sysctl.ok) failures.push(`sysctl: ${sysctl.detail}`);
 
     // Routing and nft touch different subsystems: run them side by side.
+    const tKernel = performance.now();
+    let routingMs = 0;
+    let nftMs = 0;
     const [routing, nft] = await Promise.all([
-      this.routing.reconcile(desired, hasNewer).catch((err: unknown): ReconcileReport => {
-        failures.push(`routing: ${errorMessage(err)}`);
-        return { ...EMPTY_ROUTING };
-      }),
-      this.applyNft(desired),
+      this.routing
+        .reconcile(desired, hasNewer)
+        .catch((err: unknown): ReconcileReport => {
+          failures.push(`routing: ${errorMessage(err)}`);
+          return { ...EMPTY_ROUTING };
+        })
+        .finally(() => (routingMs = performance.now() - tKernel)),
+      this.applyNft(desired).finally(() => (nftMs = performance.now() - tKernel)),
     ]);
+    const tConntrack = performance.now();
     for (const r of routing.results) if (!r.ok) failures.push(`${r.kind} ${r.op} ${r.object}: ${r.detail ?? 'failed'}`);
     if (!nft.ok) failures.push(`nft ${nft.op}: ${nft.detail ?? 'failed'}`);
 
@@ -293,10 +304,12 @@ export class Balancer {
     this.firstApply = false;
     this.startSampling(config);
 
+    const tEnd = performance.now();
     const report: ApplyReport = {
       superseded: false,
       ok: failures.length === 0,
-      durationMs: performance.now() - inp.t0,
+      durationMs: tEnd - inp.t0,
+      timings: { planMs: tSysctl - tPlan, sysctlMs: tKernel - tSysctl, routingMs, nftMs, conntrackMs: tEnd - tConntrack },
       nft,
       routing,
       conntrack,
@@ -310,6 +323,7 @@ export class Balancer {
       {
         op: 'apply',
         ms: Math.round(report.durationMs * 10) / 10,
+        timings: Object.fromEntries(Object.entries(report.timings).map(([k, v]) => [k, Math.round(v * 10) / 10])),
         nft: nft.op,
         changed: nft.changed,
         routing: { changed: routing.results.length, unchanged: routing.unchanged, superseded: routing.superseded },
@@ -395,5 +409,6 @@ function emptyReport(): ApplyReport {
     conntrack: [],
     sysctl: { changed: [], ok: true },
     failures: [],
+    timings: { planMs: 0, sysctlMs: 0, routingMs: 0, nftMs: 0, conntrackMs: 0 },
   };
 }

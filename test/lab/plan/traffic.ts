@@ -12,8 +12,12 @@
  *   prints `{"stats":{"alive","broken","echoes"}}`; closing stdin ends it.
  * - `probe {host, port, intervalMs, durationMs, timeoutMs}`: a new connection every `intervalMs`
  *   for `durationMs`; prints `{"done":true,"results":[{"at","ok","ms","error"?}]}`.
+ * - `greet {host, port, timeoutMs}`: connects, prints `{"done":true,"greeting":…}` (the first line
+ *   the peer sends) — to see who answered a redirected connection.
+ * - `listen {port}`: a TCP listener (dual stack) that greets each connection with
+ *   `hello from listener` and closes; prints `{"listening":true}`.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 
@@ -126,12 +130,43 @@ async function probeMode(a: { host: string; port: number; intervalMs: number; du
   out({ done: true, results: results.sort((x, y) => x.at - y.at) });
 }
 
+function greetMode(a: { host: string; port: number; timeoutMs?: number }): void {
+  const s = connect({ host: a.host, port: a.port });
+  let buf = '';
+  let connected = false;
+  let finished = false;
+  s.once('connect', () => (connected = true));
+  const finish = (o: Record<string, unknown>) => {
+    if (finished) return;
+    finished = true;
+    s.destroy();
+    out({ done: true, connected, ...o });
+  };
+  s.setTimeout(a.timeoutMs ?? 3000, () => finish({ error: 'timeout' }));
+  s.on('data', (d) => {
+    buf += d.toString();
+    if (buf.includes('\n')) finish({ greeting: buf.split('\n')[0] });
+  });
+  s.on('error', (e: NodeJS.ErrnoException) => finish({ error: e.code ?? e.message }));
+  s.on('end', () => finish({ greeting: buf }));
+}
+
+function listenMode(a: { port: number }): void {
+  const srv = createServer((c) => {
+    c.on('error', () => undefined);
+    c.end('hello from listener\n');
+  });
+  srv.listen({ port: a.port, host: '::' }, () => out({ listening: true }));
+}
+
 const [mode, json] = process.argv.slice(2);
 const args = JSON.parse(json ?? '{}') as never;
 if (mode === 'ip') void ipMode(args);
 else if (mode === 'hold') holdMode(args);
 else if (mode === 'probe') void probeMode(args);
+else if (mode === 'greet') greetMode(args);
+else if (mode === 'listen') listenMode(args);
 else {
-  process.stderr.write('usage: traffic.js ip|hold|probe JSON\n');
+  process.stderr.write('usage: traffic.js ip|hold|probe|greet|listen JSON\n');
   process.exit(2);
 }
