@@ -29,7 +29,7 @@ export const benchmark: Benchmark = {
       };
       const base: number[] = [];
       const wb: number[] = [];
-      const rounds = ctx.quick ? 2 : 6;
+      const rounds = ctx.quick ? 2 : 8;
       await L.stop();
       for (let i = 0; i < rounds; i++) {
         await L.lab.ip('router', [`route add default via ${gw} dev wan1`]);

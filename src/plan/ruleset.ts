@@ -133,11 +133,12 @@ export function planRuleset(input: RulesetInput): NftTableSpec {
   chains.push({ name: 'output', base: { type: 'route', hook: 'output', prio: -150, policy: 'accept' }, rules: [rule(vmap(and(ct('mark'), M), setRef('restore')))] });
   if (wanIfs.length > 0) {
     const invalid = match(ct('state'), 'in', 'invalid');
-    chains.push({ name: 'input', base: { type: 'filter', hook: 'input', prio: 0, policy: 'accept' }, rules: [rule(match(meta('iifname'), '==', anonSet(wanIfs)), invalid, drop())] });
+    // The conntrack state first: almost every packet fails it at once.
+    chains.push({ name: 'input', base: { type: 'filter', hook: 'input', prio: 0, policy: 'accept' }, rules: [rule(invalid, match(meta('iifname'), '==', anonSet(wanIfs)), drop())] });
     chains.push({
       name: 'forward',
       base: { type: 'filter', hook: 'forward', prio: 0, policy: 'accept' },
-      rules: [rule(match(meta('iifname'), '==', anonSet(wanIfs)), invalid, drop()), rule(match(meta('oifname'), '==', anonSet(wanIfs)), invalid, drop())],
+      rules: [rule(invalid, match(meta('iifname'), '==', anonSet(wanIfs)), drop()), rule(invalid, match(meta('oifname'), '==', anonSet(wanIfs)), drop())],
     });
     chains.push({ name: 'postrouting', base: { type: 'filter', hook: 'postrouting', prio: 0, policy: 'accept' }, rules: [rule(vmap(meta('oifname'), setRef('wan_out')))] });
   }
