@@ -24,9 +24,10 @@ export interface LinkBalance {
   newFlows: number;
   /** Its share of all new flows, 0..1 (undefined while there are none). */
   newFlowShare: number | undefined;
-  rxBytes: number;
-  txBytes: number;
-  /** Its share of all bytes (rx + tx), 0..1. */
+  /** Packets and bytes, both directions, of the flows pinned to it (after each flow's first packet). */
+  packets: number;
+  bytes: number;
+  /** Its share of all those bytes, 0..1. */
   byteShare: number | undefined;
   /** Milliseconds since it last took a new flow (or since it became usable). */
   idleMs: number;
@@ -86,12 +87,11 @@ export function buildStatus(
   const get = (n: string) => counters.get(n) ?? { packets: 0, bytes: 0 };
   const rows = links.map((l) => {
     const newFlows = get(nftNames.newCounter(l.name)).packets;
-    const rx = get(nftNames.rxCounter(l.name)).bytes;
-    const tx = get(nftNames.txCounter(l.name)).bytes;
-    return { l, newFlows, rx, tx, movedAt: idle.movedAt(l.name) ?? now, carriedAt: idle.carriedAt(l.name) };
+    const t = get(nftNames.trafficCounter(l.name));
+    return { l, newFlows, packets: t.packets, bytes: t.bytes, movedAt: idle.movedAt(l.name) ?? now, carriedAt: idle.carriedAt(l.name) };
   });
   const totalFlows = rows.reduce((s, r) => s + r.newFlows, 0);
-  const totalBytes = rows.reduce((s, r) => s + r.rx + r.tx, 0);
+  const totalBytes = rows.reduce((s, r) => s + r.bytes, 0);
   const warnings: string[] = [];
   const out: LinkBalance[] = rows.map((r) => {
     const idleMs = Math.max(0, now - r.movedAt);
@@ -104,9 +104,9 @@ export function buildStatus(
       inUse: inUse.has(r.l.name),
       newFlows: r.newFlows,
       newFlowShare: totalFlows > 0 ? r.newFlows / totalFlows : undefined,
-      rxBytes: r.rx,
-      txBytes: r.tx,
-      byteShare: totalBytes > 0 ? (r.rx + r.tx) / totalBytes : undefined,
+      packets: r.packets,
+      bytes: r.bytes,
+      byteShare: totalBytes > 0 ? r.bytes / totalBytes : undefined,
       idleMs,
     };
     if (r.l.state === 'online' && r.l.weight > 0 && idleMs >= idleLinkWarningMs && othersBusy) {
@@ -142,7 +142,7 @@ export function formatBalancerStatus(s: BalancerStatus): string {
     `${l.weight}${l.inUse ? '' : ' (idle)'}`,
     String(l.newFlows),
     pct(l.newFlowShare),
-    bytes(l.rxBytes + l.txBytes),
+    bytes(l.bytes),
     pct(l.byteShare),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -3,9 +3,11 @@
  *
  * Layout (chain priorities: conntrack -200 < ours -190 < mangle -150 < dstnat -100 < filter 0):
  *
- *   prerouting  filter -190   iifname vmap @wan_in          count rx; new inbound conn → its link's ct mark
- *                             ct mark & M vmap @restore     ct mark → meta mark (our bits only)
- *                             new, unclassified, from LAN → jump classify
+ *   prerouting  filter -190   ct mark & M vmap @restore     → restore_<link>: count, ct mark → meta mark (our bits)
+ *                             ct state new → jump new_conn
+ *   new_conn                  already marked: return; iifname vmap @wan_in → in_<link>: the
+ *                             arrival link's ct mark (port forwards answer the way they came);
+ *                             from LAN → goto classify
  *   classify                  local/broadcast/multicast destinations: return
  *                             @bypass_v4 / @bypass_v6 → goto mark_main
  *                             config rules in order → goto pol_<policy> | relay_<entry>
@@ -18,7 +20,6 @@
  *                             ct mark bits ← link mark; count new flow
  *   output      route -150    ct mark & M vmap @restore      (the router's replies on marked conns)
  *   input/forward filter 0    conntrack-invalid packets from or to a WAN: drop
- *   postrouting filter 0      oifname vmap @wan_out         count tx
  *   nat_prerouting nat -100   relay-marked TCP → redirect to the entry's port
  *   nat_postrouting nat 100   per WAN: masquerade, or snat to the configured address
  *
@@ -74,15 +75,14 @@ export const nftNames = {
   markChain: (link: string) => `mark_${link}`,
   restoreChain: (link: string) => `restore_${link}`,
   inChain: (link: string) => `in_${link}`,
-  outChain: (link: string) => `out_${link}`,
   policyChain: (policy: string) => `pol_${policy}`,
   relayChain: (entry: string) => `relay_${entry}`,
   pickMap: (policy: string, family: Family) => `pick_${policy}_v${family}`,
   setName: (set: string, family: Family) => `set_${set}_v${family}`,
   bypassSet: (family: Family) => `bypass_v${family}`,
   newCounter: (link: string) => `new_${link}`,
-  rxCounter: (link: string) => `rx_${link}`,
-  txCounter: (link: string) => `tx_${link}`,
+  /** Packets and bytes (both directions) of the flows pinned to the link, after their first packet. */
+  trafficCounter: (link: string) => `traffic_${link}`,
   mainMark: 'mark_main',
   mainRestore: 'restore_main',
 } as const;
@@ -112,21 +112,17 @@ export function planRuleset(input: RulesetInput): NftTableSpec {
   const wanIfs = links.map((l) => l.cfg.interface);
   const entries = config.relay?.entries ?? [];
 
-  // --- base chains
-  const pre: NftRuleSpec[] = [];
-  if (links.length > 0) pre.push(rule(vmap(meta('iifname'), setRef('wan_in'))));
-  pre.push(rule(vmap(and(ct('mark'), M), setRef('restore'))));
-  if (lanIfs.length > 0) {
-    pre.push(
-      rule(
-        match(ct('state'), 'in', 'new'),
-        match(and(ct('mark'), M), '==', 0),
-        match(meta('iifname'), '==', anonSet(lanIfs)),
-        jump('classify'),
-      ),
-    );
-  }
-  chains.push({ name: 'prerouting', base: { type: 'filter', hook: 'prerouting', prio: -190, policy: 'accept' }, rules: pre });
+  // --- base chains. Per packet of an established flow: one verdict-map lookup on the ct mark
+  // (restore + count) and one failed `ct state new` test.
+  chains.push({
+    name: 'prerouting',
+    base: { type: 'filter', hook: 'prerouting', prio: -190, policy: 'accept' },
+    rules: [rule(vmap(and(ct('mark'), M), setRef('restore'))), rule(match(ct('state'), 'in', 'new'), jump('new_conn'))],
+  });
+  const newConn: NftRuleSpec[] = [rule(match(and(ct('mark'), M), '!=', 0), ret())];
+  if (links.length > 0) newConn.push(rule(vmap(meta('iifname'), setRef('wan_in'))));
+  if (lanIfs.length > 0) newConn.push(rule(match(meta('iifname'), '==', anonSet(lanIfs)), goto('classify')));
+  chains.push({ name: 'new_conn', rules: newConn });
 
   if (lanIfs.length > 0) chains.push({ name: 'classify', rules: classifyRules(input) });
 
@@ -140,7 +136,6 @@ export function planRuleset(input: RulesetInput): NftTableSpec {
       base: { type: 'filter', hook: 'forward', prio: 0, policy: 'accept' },
       rules: [rule(invalid, match(meta('iifname'), '==', anonSet(wanIfs)), drop()), rule(invalid, match(meta('oifname'), '==', anonSet(wanIfs)), drop())],
     });
-    chains.push({ name: 'postrouting', base: { type: 'filter', hook: 'postrouting', prio: 0, policy: 'accept' }, rules: [rule(vmap(meta('oifname'), setRef('wan_out')))] });
   }
 
   // --- relay redirects (nat prerouting) and masquerade (nat postrouting)
@@ -190,14 +185,13 @@ export function planRuleset(input: RulesetInput): NftTableSpec {
     chains.push({ name: nftNames.policyChain(p.name), rules: picks });
   }
 
-  // --- per link: mark, restore, rx/tx
+  // --- per link: mark (a new flow), restore (every later packet, counted), inbound connections
   const restoreElems: NftMapElem[] = [];
   const inElems: NftMapElem[] = [];
-  const outElems: NftMapElem[] = [];
   for (const l of links) {
     const name = l.plan.name;
     const V = l.plan.mark;
-    counters.push(nftNames.newCounter(name), nftNames.rxCounter(name), nftNames.txCounter(name));
+    counters.push(nftNames.newCounter(name), nftNames.trafficCounter(name));
     chains.push({
       name: nftNames.markChain(name),
       rules: [
@@ -206,15 +200,10 @@ export function planRuleset(input: RulesetInput): NftTableSpec {
         rule(setMarkBits('ct', M, V), counterRef(nftNames.newCounter(name))),
       ],
     });
-    chains.push({ name: nftNames.restoreChain(name), rules: [rule(setMarkBits('meta', M, V))] });
-    chains.push({
-      name: nftNames.inChain(name),
-      rules: [rule(counterRef(nftNames.rxCounter(name))), rule(match(ct('state'), 'in', 'new'), match(and(ct('mark'), M), '==', 0), setMarkBits('ct', M, V))],
-    });
-    chains.push({ name: nftNames.outChain(name), rules: [rule(counterRef(nftNames.txCounter(name)))] });
+    chains.push({ name: nftNames.restoreChain(name), rules: [rule(counterRef(nftNames.trafficCounter(name)), setMarkBits('meta', M, V))] });
+    chains.push({ name: nftNames.inChain(name), rules: [rule(setMarkBits('ct', M, V))] });
     restoreElems.push(mapElem(V, jump(nftNames.restoreChain(name))));
-    inElems.push(mapElem(l.cfg.interface, jump(nftNames.inChain(name))));
-    outElems.push(mapElem(l.cfg.interface, jump(nftNames.outChain(name))));
+    inElems.push(mapElem(l.cfg.interface, goto(nftNames.inChain(name))));
   }
   chains.push({ name: nftNames.mainMark, rules: [rule(mangle(meta('mark'), marks.main), setMarkBits('ct', M, marks.main))] });
   chains.push({ name: nftNames.mainRestore, rules: [rule(setMarkBits('meta', M, marks.main))] });
@@ -226,12 +215,7 @@ export function planRuleset(input: RulesetInput): NftTableSpec {
 
   maps.unshift(
     { name: 'restore', type: 'mark', map: 'verdict', interval: false, dynamic: false, elements: restoreElems },
-    ...(links.length > 0
-      ? [
-          { name: 'wan_in', type: 'ifname' as const, map: 'verdict' as const, interval: false, dynamic: false, elements: inElems },
-          { name: 'wan_out', type: 'ifname' as const, map: 'verdict' as const, interval: false, dynamic: false, elements: outElems },
-        ]
-      : []),
+    ...(links.length > 0 ? [{ name: 'wan_in', type: 'ifname' as const, map: 'verdict' as const, interval: false, dynamic: false, elements: inElems }] : []),
   );
 
   // --- runtime sets

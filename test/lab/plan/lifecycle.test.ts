@@ -89,17 +89,30 @@ test('port-forward replies leave through the link the connection came in on', as
   try {
     // Every new flow of the router would go out wan1 (tier 1): the replies must not.
     await L.applyOk(cfg([1, 1, 1]));
-    for (const via of ['wan2', 'wan3']) {
-      const link = L.addr.links.find((l) => l.name === via)!;
-      const tx = async () => Object.fromEntries((await L.status()).links.map((l) => [l.name, l.txBytes]));
-      const t0 = await tx();
-      for (let i = 0; i < 3; i++) {
-        const g = await L.traffic<{ greeting?: string; error?: string }>('greet', { host: link.router4, port: 8080 }, { node: 'inet' });
-        assert.equal(g.greeting, 'hello from listener', `${via}: ${JSON.stringify(g)}`);
+    // A probe table records the interfaces the replies (tcp sport 8080) leave on.
+    await L.lab.exec('router', ['nft', '-f', '-'], {
+      input: 'add table inet pfprobe\nadd set inet pfprobe out { type ifname; flags dynamic; }\nadd chain inet pfprobe post { type filter hook postrouting priority 0; policy accept; }\nadd rule inet pfprobe post tcp sport 8080 add @out { oifname }\n',
+    });
+    const seen = async (): Promise<string[]> => {
+      const r = await L.lab.exec('router', ['nft', '-j', 'list', 'set', 'inet', 'pfprobe', 'out']);
+      const doc = JSON.parse(r.stdout) as { nftables: { set?: { elem?: string[] } }[] };
+      return doc.nftables.flatMap((o) => o.set?.elem ?? []).sort();
+    };
+    try {
+      for (const via of ['wan2', 'wan3']) {
+        const link = L.addr.links.find((l) => l.name === via)!;
+        await L.lab.exec('router', ['nft', 'flush', 'set', 'inet', 'pfprobe', 'out']);
+        for (let i = 0; i < 3; i++) {
+          const g = await L.traffic<{ greeting?: string; error?: string }>('greet', { host: link.router4, port: 8080 }, { node: 'inet' });
+          assert.equal(g.greeting, 'hello from listener', `${via}: ${JSON.stringify(g)}`);
+        }
+        assert.deepEqual(await seen(), [via], `the replies left through ${via} only`);
+        const ct = await L.lab.exec('router', ['conntrack', '-L', '-p', 'tcp', '--dport', '8080', '--orig-dst', link.router4], { allowFail: true });
+        const marks = [...ct.stdout.matchAll(/mark=(\d+)/g)].map((m) => (Number(m[1]) >>> 16) & 0xff);
+        assert.ok(marks.length > 0 && marks.every((m) => m === link.index), `conntrack pins them to ${via}: ${JSON.stringify(marks)}`);
       }
-      const t1 = await tx();
-      assert.ok(t1[via]! > t0[via]!, `${via} carried the replies`);
-      assert.equal(t1.wan1, t0.wan1, `no reply left through wan1 (arrived on ${via})`);
+    } finally {
+      await L.lab.exec('router', ['nft', 'delete', 'table', 'inet', 'pfprobe']);
     }
   } finally {
     listener.kill();

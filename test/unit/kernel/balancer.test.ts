@@ -195,7 +195,7 @@ test('status: shares from the counters, and the idle-link warning once an online
   await b.apply(c, views(c));
   const set = (l: string, flows: number, bytes: number) => {
     nft.counterValues.set(`new_${l}`, { packets: flows, bytes: flows * 60 });
-    nft.counterValues.set(`tx_${l}`, { packets: 0, bytes });
+    nft.counterValues.set(`traffic_${l}`, { packets: bytes / 100, bytes });
   };
   set('wan1', 0, 0);
   set('wan2', 0, 0);

@@ -296,8 +296,8 @@ test('config rules become classify rules in order: families, protocols, ports, i
   assert.deepEqual(set('set_cdn_v6').elements, [{ prefix: { addr: '2001:db8:ff::', len: 48 } }]);
   assert.deepEqual(set('bypass_v4').elements, [{ prefix: { addr: '198.19.9.0', len: 24 } }]);
   assert.deepEqual(set('bypass_v6').elements, []);
-  const pre = chain(d, 'prerouting')!.rules;
-  assert.deepEqual(pre[2]!.expr[2], { match: { op: '==', left: { meta: { key: 'iifname' } }, right: { set: ['lan0', 'lan1'] } } });
+  const nc = chain(d, 'new_conn')!.rules;
+  assert.deepEqual(nc[2]!.expr, [{ match: { op: '==', left: { meta: { key: 'iifname' } }, right: { set: ['lan0', 'lan1'] } } }, { goto: { target: 'classify' } }]);
   // Runtime set contents override the config's.
   const rt = plan(c, views(c), { sets: new Map([['cdn', [{ address: '198.19.5.0', len: 24, family: 4 as const }]]]), bypass: [] });
   assert.deepEqual(rt.nft.sets.find((s) => s.name === 'set_cdn_v4')!.elements, [{ prefix: { addr: '198.19.5.0', len: 24 } }]);
@@ -345,7 +345,7 @@ test('masquerade per WAN link, or snat to the configured address in its family',
   ]);
 });
 
-test('per-link chains: pick, pin to the ct mark, count; restore; inbound connections take the arrival link', () => {
+test('per-link chains: pick, pin to the ct mark, count; restore and count; inbound connections take the arrival link', () => {
   const c = threeLinks();
   const d = plan(c, views(c));
   assert.deepEqual(chain(d, 'mark_wan2')!.rules.map((r) => r.expr), [
@@ -353,13 +353,26 @@ test('per-link chains: pick, pin to the ct mark, count; restore; inbound connect
     [{ match: { op: '!=', left: { fib: { result: 'oifname', flags: ['daddr', 'mark'] } }, right: 'wan2' } }, { goto: { target: 'mark_main' } }],
     [{ mangle: { key: { ct: { key: 'mark' } }, value: { '|': [{ '&': [{ ct: { key: 'mark' } }, 0xff00ffff] }, 0x20000] } } }, { counter: 'new_wan2' }],
   ]);
-  assert.deepEqual(chain(d, 'restore_wan2')!.rules[0]!.expr, [{ mangle: { key: { meta: { key: 'mark' } }, value: { '|': [{ '&': [{ meta: { key: 'mark' } }, 0xff00ffff] }, 0x20000] } } }]);
-  assert.deepEqual(chain(d, 'in_wan2')!.rules[1]!.expr, [
-    { match: { op: 'in', left: { ct: { key: 'state' } }, right: 'new' } },
-    { match: { op: '==', left: { '&': [{ ct: { key: 'mark' } }, 0xff0000] }, right: 0 } },
-    { mangle: { key: { ct: { key: 'mark' } }, value: { '|': [{ '&': [{ ct: { key: 'mark' } }, 0xff00ffff] }, 0x20000] } } },
+  assert.deepEqual(chain(d, 'restore_wan2')!.rules[0]!.expr, [
+    { counter: 'traffic_wan2' },
+    { mangle: { key: { meta: { key: 'mark' } }, value: { '|': [{ '&': [{ meta: { key: 'mark' } }, 0xff00ffff] }, 0x20000] } } },
   ]);
-  assert.deepEqual(d.nft.counters, ['new_wan1', 'rx_wan1', 'tx_wan1', 'new_wan2', 'rx_wan2', 'tx_wan2', 'new_wan3', 'rx_wan3', 'tx_wan3']);
+  assert.deepEqual(chain(d, 'in_wan2')!.rules[0]!.expr, [{ mangle: { key: { ct: { key: 'mark' } }, value: { '|': [{ '&': [{ ct: { key: 'mark' } }, 0xff00ffff] }, 0x20000] } } }]);
+  // Every packet: one map lookup on the ct mark, one failed `ct state new` test.
+  assert.deepEqual(chain(d, 'prerouting')!.rules.map((r) => r.expr), [
+    [{ vmap: { key: { '&': [{ ct: { key: 'mark' } }, 0xff0000] }, data: '@restore' } }],
+    [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: 'new' } }, { jump: { target: 'new_conn' } }],
+  ]);
+  assert.deepEqual(chain(d, 'new_conn')!.rules.map((r) => r.expr).slice(0, 2), [
+    [{ match: { op: '!=', left: { '&': [{ ct: { key: 'mark' } }, 0xff0000] }, right: 0 } }, { return: null }],
+    [{ vmap: { key: { meta: { key: 'iifname' } }, data: '@wan_in' } }],
+  ]);
+  assert.deepEqual(d.nft.maps.find((m) => m.name === 'wan_in')!.elements, [
+    ['wan1', { goto: { target: 'in_wan1' } }],
+    ['wan2', { goto: { target: 'in_wan2' } }],
+    ['wan3', { goto: { target: 'in_wan3' } }],
+  ]);
+  assert.deepEqual(d.nft.counters, ['new_wan1', 'traffic_wan1', 'new_wan2', 'traffic_wan2', 'new_wan3', 'traffic_wan3']);
   const restore = d.nft.maps.find((m) => m.name === 'restore')!;
   assert.deepEqual(restore.elements.map((e) => e[0]), [0x10000, 0x20000, 0x30000, 0xff0000]);
   // Invalid conntrack state from or to a WAN is dropped on forward and input.
@@ -371,7 +384,7 @@ test('without LAN interfaces nothing is classified (only routing for the router 
   const c = config({ links: [{ name: 'wan1', interface: 'wan1' }] });
   const d = plan(c, views(c));
   assert.equal(chain(d, 'classify'), undefined);
-  assert.equal(chain(d, 'prerouting')!.rules.length, 2);
+  assert.equal(chain(d, 'new_conn')!.rules.length, 2, 'marked: return; inbound: take the arrival link; nothing from a LAN');
 });
 
 test('deterministic: same inputs in any view order give a deep-equal plan; the structure ignores health', () => {
