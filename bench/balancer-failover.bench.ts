@@ -78,15 +78,20 @@ export const benchmark: Benchmark = {
     try {
       await L.watchEgress(L.addr.ports.hold);
       const n = ctx.quick ? 90 : 300;
+      // Where a dead flow's reset lands depends on the phase of its sender's retransmission timer
+      // at the state change: every detection time is run three times and the worst run counts.
+      const reps = ctx.quick ? 1 : 3;
       const runs = [];
-      for (const detectMs of [0, 1000, 1500]) runs.push(await scenario(L, detectMs, n, (m) => ctx.progress(m)));
+      for (const detectMs of [0, 1000, 1500]) for (let k = 0; k < reps; k++) runs.push(await scenario(L, detectMs, n, (m) => ctx.progress(m)));
       const goals: Goal[] = [];
-      for (const s of runs) {
-        const tag = `detection ${s.detectMs} ms`;
-        goals.push(goal(`${tag}: connections broken on healthy links (of ${s.flows - s.onLink.wan2!})`, s.healthyBroken, 'connections', '==', 0));
-        goals.push(goal(`${tag}: wan2 connections never reset (of ${s.onLink.wan2})`, s.deadNotReset, 'connections', '==', 0));
-        goals.push(goal(`${tag}: last wan2 reset after the state change`, s.deadResetAfterStateMs?.max ?? Number.NaN, 'ms', '<=', 1000));
-        goals.push(goal(`${tag}: last failed new connection started after the state change`, s.lastFailedProbeStartAfterStateMs, 'ms', '<=', 500));
+      for (const detectMs of [0, 1000, 1500]) {
+        const rs = runs.filter((r) => r.detectMs === detectMs);
+        const tag = `detection ${detectMs} ms (worst of ${rs.length})`;
+        const worst = (f: (r: (typeof rs)[number]) => number) => Math.max(...rs.map(f));
+        goals.push(goal(`${tag}: connections broken on healthy links (of ~${Math.round((2 * n) / 3)})`, worst((r) => r.healthyBroken), 'connections', '==', 0));
+        goals.push(goal(`${tag}: wan2 connections never reset (of ~${Math.round(n / 3)})`, worst((r) => r.deadNotReset), 'connections', '==', 0));
+        goals.push(goal(`${tag}: last wan2 reset after the state change`, worst((r) => r.deadResetAfterStateMs?.max ?? Number.NaN), 'ms', '<=', 1000));
+        goals.push(goal(`${tag}: last failed new connection started after the state change`, worst((r) => r.lastFailedProbeStartAfterStateMs), 'ms', '<=', 500));
       }
       return { goals, data: { runs } };
     } finally {
