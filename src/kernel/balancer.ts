@@ -30,6 +30,8 @@ import { FAMILIES } from '../plan/links.js';
 import { nftNames } from '../plan/ruleset.js';
 import type { DesiredState, LinkPlan } from '../plan/types.js';
 import { NO_ROUTING, type RoutingBackend } from './backend.js';
+import { RtnlBackend } from './rtnl-backend.js';
+import { RtnlClient, type RtnlTransport } from './rtnl/index.js';
 import { IdleTracker, buildStatus, type BalancerStatus } from './balancer-status.js';
 import { Conntrack, type ConntrackFlusher } from './conntrack.js';
 import { LatestRunner } from './latest.js';
@@ -135,6 +137,14 @@ export class Balancer {
     this.now = opts.now ?? Date.now;
     this.sampleIntervalMs = opts.sampleIntervalMs;
     this.runner = new LatestRunner((inp, hasNewer) => this.run(inp, hasNewer));
+  }
+
+  /**
+   * The daemon's constructor: routing through rtnetlink (a client opened here unless one is given;
+   * it must belong to the daemon's network namespace), nft, ctnetlink and /proc/sys of this process.
+   */
+  static open(opts: { logger: Logger; rtnl?: RtnlTransport & { close?: () => void }; stateDir?: string }): Balancer {
+    return new Balancer({ logger: opts.logger, routing: new RtnlBackend(opts.rtnl ?? RtnlClient.open()), ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}) });
   }
 
   /** Plan for (config, views) and make the kernel match. Latest wins. */

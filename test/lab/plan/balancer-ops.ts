@@ -4,14 +4,11 @@
  * each LinkView's observation from the kernel (ifindex, flags, addresses via rtnetlink; gateways
  * from the config), as health would.
  */
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { validateConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
 import type { LinkState, LinkView } from '../../../src/model.js';
 import { Balancer, type SetOp } from '../../../src/kernel/balancer.js';
-import { RtnlBackend } from '../../../src/kernel/rtnl-backend.js';
-import { SysctlGuard } from '../../../src/kernel/sysctl.js';
 import { RtnlClient, address, link } from '../../../src/kernel/rtnl/index.js';
 
 let nl: RtnlClient | undefined;
@@ -54,13 +51,8 @@ async function observe(cfg: Config, states: Record<string, LinkInput>): Promise<
 export const ops = {
   start: (a: { stateDir: string; level?: string }) => {
     nl = RtnlClient.open();
-    balancer = new Balancer({
-      logger: pino({ level: a.level ?? 'warn' }, pino.destination(2)),
-      routing: new RtnlBackend(nl),
-      sysctl: new SysctlGuard({ stateFile: join(a.stateDir, 'sysctl.json') }),
-      stateDir: a.stateDir,
-      sampleIntervalMs: 0,
-    });
+    // As the daemon builds it: rtnetlink in this namespace, nft, ctnetlink, /proc/sys, stateDir.
+    balancer = Balancer.open({ logger: pino({ level: a.level ?? 'warn' }, pino.destination(2)), rtnl: nl, stateDir: a.stateDir });
     return { pid: process.pid };
   },
   apply: async (a: { config: unknown; states: Record<string, LinkInput> }) => {
