@@ -155,10 +155,12 @@ export function semanticCheck(c: Config): ConfigIssue[] {
     if (prev !== undefined) add(`links[${i}].table`, `table ${t} is already used by links[${prev}]`);
     else tables.set(t, i);
     if (t === 253 || t === 254 || t === 255 || t === 0) add(`links[${i}].table`, `table ${t} is reserved by the kernel`);
+    if (t === c.routing.tableBase) add(`links[${i}].table`, `table ${t} is routing.tableBase, the table of the default route`);
   });
   if (c.links.length > 64) add('links', `at most 64 links, got ${c.links.length}`);
-  if (2 ** popcount(c.routing.markMask) - 1 < c.links.length + 1)
-    add('routing.markMask', `0x${c.routing.markMask.toString(16)} has too few bits for ${c.links.length} links`);
+  const relayMarks = c.relay?.entries.length ?? 0;
+  if (2 ** popcount(c.routing.markMask) - 1 < c.links.length + relayMarks + 1)
+    add('routing.markMask', `0x${c.routing.markMask.toString(16)} has too few bits for ${c.links.length} links${relayMarks ? ` and ${relayMarks} relay entries` : ''}`);
 
   for (const [name, pol] of Object.entries(c.policies)) {
     if (!pol.links && !pol.relay) add(`policies.${name}`, 'needs "links" or "relay"');

@@ -1,0 +1,154 @@
+/**
+ * What `wanbraid status` shows about balancing, from the nft counters: per link its weight in
+ * effect, its share of new LAN flows and of bytes, and the idle-link warning — an online link
+ * with weight > 0 that carried no new flow for `routing.idleLinkWarning` while others did (the
+ * "six links online, only four carry traffic" trap). Pure: the counters and the clock come in.
+ *
+ * Counters are cumulative since the nft table was last installed; a counter that goes down
+ * means the table was replaced, and the tracker starts again from the new value.
+ */
+import type { LinkState } from '../model.js';
+import type { CounterValue } from './nft/nft.js';
+import { nftNames } from '../plan/ruleset.js';
+import type { LinkPlan } from '../plan/types.js';
+
+export interface LinkBalance {
+  name: string;
+  interface: string;
+  state: LinkState;
+  /** Weight in effect now. */
+  weight: number;
+  /** Some policy balances new flows onto it now. */
+  inUse: boolean;
+  /** New LAN flows pinned to it since the counters started. */
+  newFlows: number;
+  /** Its share of all new flows, 0..1 (undefined while there are none). */
+  newFlowShare: number | undefined;
+  /** Packets and bytes, both directions, of the flows pinned to it (after each flow's first packet). */
+  packets: number;
+  bytes: number;
+  /** Its share of all those bytes, 0..1. */
+  byteShare: number | undefined;
+  /** Milliseconds since it last took a new flow (or since it became usable). */
+  idleMs: number;
+  /** Set when the idle-link warning applies. */
+  warning?: string;
+}
+
+export interface BalancerStatus {
+  links: LinkBalance[];
+  warnings: string[];
+  /** The last apply: when (ISO-8601), whether everything succeeded, how long it took (ms). */
+  lastApply: { at: string; ok: boolean; durationMs: number; failures: string[] } | undefined;
+}
+
+/**
+ * Per link: the counter value last seen, when its idle clock started (its counter last moved, or
+ * it last became usable), and when it last really carried a new flow.
+ */
+export class IdleTracker {
+  private readonly last = new Map<string, { value: number; movedAt: number; carriedAt: number | undefined }>();
+
+  /** Feed counter values read at `now`; links seen for the first time start their idle clock now. */
+  observe(newFlows: ReadonlyMap<string, number>, now: number): void {
+    for (const [link, value] of newFlows) {
+      const prev = this.last.get(link);
+      if (!prev) this.last.set(link, { value, movedAt: now, carriedAt: undefined });
+      else if (value > prev.value) this.last.set(link, { value, movedAt: now, carriedAt: now });
+      // Lower: the table was replaced and its counters restarted; not a movement.
+      else if (value < prev.value) this.last.set(link, { ...prev, value });
+    }
+    for (const link of [...this.last.keys()]) if (!newFlows.has(link)) this.last.delete(link);
+  }
+
+  /** Restart a link's idle clock (it just became usable: no warning for the time it was not). */
+  reset(link: string, now: number): void {
+    const prev = this.last.get(link);
+    this.last.set(link, { value: prev?.value ?? 0, movedAt: now, carriedAt: prev?.carriedAt });
+  }
+
+  movedAt(link: string): number | undefined {
+    return this.last.get(link)?.movedAt;
+  }
+
+  carriedAt(link: string): number | undefined {
+    return this.last.get(link)?.carriedAt;
+  }
+}
+
+export function buildStatus(
+  links: readonly LinkPlan[],
+  inUse: ReadonlySet<string>,
+  counters: ReadonlyMap<string, CounterValue>,
+  idle: IdleTracker,
+  idleLinkWarningMs: number,
+  now: number,
+): Omit<BalancerStatus, 'lastApply'> {
+  const get = (n: string) => counters.get(n) ?? { packets: 0, bytes: 0 };
+  const rows = links.map((l) => {
+    const newFlows = get(nftNames.newCounter(l.name)).packets;
+    const t = get(nftNames.trafficCounter(l.name));
+    return { l, newFlows, packets: t.packets, bytes: t.bytes, movedAt: idle.movedAt(l.name) ?? now, carriedAt: idle.carriedAt(l.name) };
+  });
+  const totalFlows = rows.reduce((s, r) => s + r.newFlows, 0);
+  const totalBytes = rows.reduce((s, r) => s + r.bytes, 0);
+  const warnings: string[] = [];
+  const out: LinkBalance[] = rows.map((r) => {
+    const idleMs = Math.max(0, now - r.movedAt);
+    const othersBusy = rows.some((o) => o !== r && o.carriedAt !== undefined && now - o.carriedAt < idleLinkWarningMs);
+    const b: LinkBalance = {
+      name: r.l.name,
+      interface: r.l.interface,
+      state: r.l.state,
+      weight: r.l.weight,
+      inUse: inUse.has(r.l.name),
+      newFlows: r.newFlows,
+      newFlowShare: totalFlows > 0 ? r.newFlows / totalFlows : undefined,
+      packets: r.packets,
+      bytes: r.bytes,
+      byteShare: totalBytes > 0 ? r.bytes / totalBytes : undefined,
+      idleMs,
+    };
+    if (r.l.state === 'online' && r.l.weight > 0 && idleMs >= idleLinkWarningMs && othersBusy) {
+      b.warning = `${r.l.name} is online with weight ${r.l.weight} but carried no new flow for ${Math.round(idleMs / 1000)}s while other links did${
+        b.inUse ? '' : ' (no policy balances onto it now: check tiers and rules)'
+      }`;
+      warnings.push(b.warning);
+    }
+    return b;
+  });
+  return { links: out, warnings };
+}
+
+const pct = (v: number | undefined): string => (v === undefined ? '-' : `${(100 * v).toFixed(1)}%`);
+
+function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)}${units[i]}`;
+}
+
+/** The human table of `wanbraid status` for balancing, then the warnings. */
+export function formatBalancerStatus(s: BalancerStatus): string {
+  const header = ['LINK', 'STATE', 'WEIGHT', 'NEW FLOWS', 'SHARE', 'BYTES', 'SHARE'];
+  const rows = s.links.map((l) => [
+    l.name,
+    l.state,
+    `${l.weight}${l.inUse ? '' : ' (idle)'}`,
+    String(l.newFlows),
+    pct(l.newFlowShare),
+    bytes(l.bytes),
+    pct(l.byteShare),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  const out = [line(header), ...rows.map(line)];
+  for (const w of s.warnings) out.push(`warning: ${w}`);
+  if (s.lastApply && !s.lastApply.ok) out.push(`last apply (${s.lastApply.at}) had failures: ${s.lastApply.failures.join('; ')}`);
+  return out.join('\n');
+}

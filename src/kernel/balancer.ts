@@ -1,0 +1,424 @@
+/**
+ * The Balancer: the daemon's one entry point to per-flow balancing in the kernel. It plans
+ * (plan/planner.ts), then makes the kernel match with the smallest change:
+ *
+ * - routing objects (nexthops, routes, rules) through the {@link RoutingBackend}'s reconciler;
+ * - `table inet wanbraid`: replaced in one transaction when its structure changed (or on the
+ *   first apply of a run: adopting a crashed run's table means replacing it), otherwise only the
+ *   elements of the pick maps and sets that changed, again in one transaction;
+ * - conntrack: the entries of a link that stopped being usable are flushed by its mark (never
+ *   the whole table), after the maps stopped picking it; on the first apply, those of every link
+ *   that is not usable (a crash may have left some);
+ * - sysctls the balancing needs, originals restored on stop (kept in `stateDir` across a crash).
+ *
+ * Concurrency: `apply` is latest-wins — while one runs, only the newest waiting (config, views)
+ * is kept, older callers resolve as superseded, and the running one stops between steps. Runtime
+ * set changes (`setElements`) and `refresh` go through the same queue. `stop` waits for it, then
+ * removes everything owned and restores the sysctls.
+ *
+ * Units: milliseconds for durations; counters are packets and bytes.
+ */
+import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { parsePrefix, type Prefix } from '../config/values.js';
+import { WanbraidError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { LinkView } from '../model.js';
+import { prefixKey } from '../plan/addr.js';
+import { plan } from '../plan/planner.js';
+import { FAMILIES } from '../plan/links.js';
+import { nftNames } from '../plan/ruleset.js';
+import type { DesiredState, LinkPlan } from '../plan/types.js';
+import { NO_ROUTING, type RoutingBackend } from './backend.js';
+import { RtnlBackend } from './rtnl-backend.js';
+import { RtnlClient, type RtnlTransport } from './rtnl/index.js';
+import { IdleTracker, buildStatus, type BalancerStatus } from './balancer-status.js';
+import { Conntrack, type ConntrackFlusher } from './conntrack.js';
+import { LatestRunner } from './latest.js';
+import { Nft } from './nft/nft.js';
+import type { NftCommand } from './nft/json.js';
+import { deleteTableBatch, dynamicElements, mapElementsCommands, replaceTableBatch, setElementsCommands, structureKey } from './nft/table.js';
+import type { ReconcileReport } from './reconcile-run.js';
+import { SysctlGuard } from './sysctl.js';
+
+export interface BalancerOptions {
+  logger: Logger;
+  routing: RoutingBackend;
+  nft?: Nft;
+  conntrack?: ConntrackFlusher;
+  sysctl?: SysctlGuard;
+  /** Where state that must survive a crash lives (default /run/wanbraid). */
+  stateDir?: string;
+  /** Clock (epoch milliseconds), for tests. */
+  now?: () => number;
+  /** How often the nft counters are sampled for the idle-link warning (default: a quarter of routing.idleLinkWarning, 1-15 s; 0 disables). */
+  sampleIntervalMs?: number;
+}
+
+export interface NftApplyResult {
+  op: 'replace-table' | 'elements' | 'none';
+  ok: boolean;
+  /** Maps and sets whose elements changed. */
+  changed: string[];
+  detail?: string;
+}
+
+export interface ConntrackResult {
+  link: string;
+  mark: number;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface ApplyReport {
+  /** A newer apply replaced this one before it ran (nothing below was done for it). */
+  superseded: boolean;
+  ok: boolean;
+  /** Wall time from the call to the kernel matching (milliseconds). */
+  durationMs: number;
+  nft: NftApplyResult;
+  routing: ReconcileReport;
+  conntrack: ConntrackResult[];
+  sysctl: { changed: string[]; ok: boolean; detail?: string };
+  /** One line per failure, for logs and status. */
+  failures: string[];
+  /** Where the time went (milliseconds): planning, sysctls, routing and nft (side by side), conntrack. */
+  timings: { planMs: number; sysctlMs: number; routingMs: number; nftMs: number; conntrackMs: number };
+}
+
+export interface StopReport {
+  ok: boolean;
+  failures: string[];
+}
+
+/** A runtime-changeable set: `bypass`, or a name from `sets:`. */
+export type SetOp = 'add' | 'delete' | 'flush';
+
+interface Inputs {
+  config: Config;
+  views: readonly LinkView[];
+  /** When the caller asked (performance.now()). */
+  t0: number;
+}
+
+const EMPTY_ROUTING: ReconcileReport = { results: [], unchanged: 0, superseded: false, skipped: 0 };
+
+export class Balancer {
+  private readonly log: Logger;
+  private readonly routing: RoutingBackend;
+  private readonly nft: Nft;
+  private readonly conntrack: ConntrackFlusher;
+  private readonly sysctl: SysctlGuard;
+  private readonly now: () => number;
+  private readonly runner: LatestRunner<Inputs, ApplyReport>;
+  private readonly idle = new IdleTracker();
+  private readonly sampleIntervalMs: number | undefined;
+
+  private last: Inputs | undefined;
+  private desired: DesiredState | undefined;
+  private nftKey: string | undefined;
+  private nftElements = new Map<string, { kind: 'set' | 'map'; json: string }>();
+  /** Links usable after the last apply (name → mark). */
+  private usable = new Map<string, number>();
+  private pendingFlush = new Map<string, number>();
+  private firstApply = true;
+  private overlay = new Map<string, { base: string; contents: Prefix[] }>();
+  private lastReport: ApplyReport | undefined;
+  private lastAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(opts: BalancerOptions) {
+    this.log = opts.logger;
+    this.routing = opts.routing;
+    this.nft = opts.nft ?? new Nft();
+    this.conntrack = opts.conntrack ?? new Conntrack();
+    this.sysctl = opts.sysctl ?? new SysctlGuard({ stateFile: join(opts.stateDir ?? '/run/wanbraid', 'sysctl.json') });
+    this.now = opts.now ?? Date.now;
+    this.sampleIntervalMs = opts.sampleIntervalMs;
+    this.runner = new LatestRunner((inp, hasNewer) => this.run(inp, hasNewer));
+  }
+
+  /**
+   * The daemon's constructor: routing through rtnetlink (a client opened here unless one is given;
+   * it must belong to the daemon's network namespace), nft, ctnetlink and /proc/sys of this process.
+   */
+  static open(opts: { logger: Logger; rtnl?: RtnlTransport & { close?: () => void }; stateDir?: string }): Balancer {
+    return new Balancer({ logger: opts.logger, routing: new RtnlBackend(opts.rtnl ?? RtnlClient.open()), ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}) });
+  }
+
+  /** Plan for (config, views) and make the kernel match. Latest wins. */
+  async apply(config: Config, views: readonly LinkView[]): Promise<ApplyReport> {
+    if (this.stopped) throw new WanbraidError('WB_INTERNAL', 'balancer: apply after stop');
+    const t0 = performance.now();
+    const out = await this.runner.submit({ config, views, t0 });
+    if (out.superseded) return { ...emptyReport(), superseded: true, durationMs: performance.now() - t0 };
+    return out.result;
+  }
+
+  /** Apply the last (config, views) again: re-reads the kernel (e.g. after a link event deleted nexthops). */
+  async refresh(): Promise<ApplyReport> {
+    if (!this.last) throw new WanbraidError('WB_INTERNAL', 'balancer: refresh before the first apply');
+    return this.apply(this.last.config, this.last.views);
+  }
+
+  /** The desired state of the last apply (for `check --plan` style inspection and tests). */
+  get plan(): DesiredState | undefined {
+    return this.desired;
+  }
+
+  /**
+   * Change a runtime set (`bypass` or a `sets:` name) for both families, in one nft transaction.
+   * The change lasts until stop, or until a reload changes that set's elements in the config.
+   */
+  async setElements(set: string, op: SetOp, prefixes: readonly string[]): Promise<{ set: string; elements: string[] }> {
+    const cfg = this.last?.config;
+    if (!cfg) throw new WanbraidError('WB_REQUEST_INVALID', 'balancing is not running yet');
+    if (set !== 'bypass' && !(set in cfg.sets)) {
+      throw new WanbraidError('WB_REQUEST_INVALID', `unknown set "${set}" (known: bypass${Object.keys(cfg.sets).map((s) => `, ${s}`).join('')})`);
+    }
+    const parsed = prefixes.map((p) => {
+      const v = typeof p === 'string' ? parsePrefix(p) : undefined;
+      if (!v) throw new WanbraidError('WB_REQUEST_INVALID', `set ${set}: "${String(p)}" is not an address or prefix like 198.18.0.0/15 or 2001:db8::/32`);
+      return v;
+    });
+    if (op !== 'flush' && parsed.length === 0) throw new WanbraidError('WB_REQUEST_INVALID', `set ${set}: ${op} needs at least one prefix`);
+    const current = this.setContents(cfg, set);
+    const keys = new Set(current.map(prefixKey));
+    let next: Prefix[];
+    if (op === 'flush') next = [];
+    else if (op === 'add') next = [...current, ...parsed.filter((p) => !keys.has(prefixKey(p)))];
+    else {
+      const drop = new Set(parsed.map(prefixKey));
+      next = current.filter((p) => !drop.has(prefixKey(p)));
+    }
+    this.overlay.set(set, { base: baseOf(cfg, set), contents: next });
+    const report = await this.refresh();
+    if (!report.superseded && !report.nft.ok) throw new WanbraidError('WB_NFT', `set ${set}: ${report.nft.detail ?? 'nft refused the change'}`);
+    return { set, elements: next.map(prefixKey) };
+  }
+
+  /** Per link: weight, share of new flows and bytes, idle-link warning. */
+  async status(): Promise<BalancerStatus> {
+    const links = this.desired?.links ?? [];
+    const counters = this.nftKey ? await this.nft.counters('inet', this.desired!.ownership.nftTable).catch(() => new Map()) : new Map();
+    const now = this.now();
+    this.idle.observe(newFlowMap(links, counters), now);
+    const idleMs = this.last?.config.routing.idleLinkWarning ?? 60_000;
+    const st = buildStatus(links, new Set(this.usable.keys()), counters, this.idle, idleMs, now);
+    const r = this.lastReport;
+    return { ...st, lastApply: r ? { at: new Date(this.lastAt).toISOString(), ok: r.ok, durationMs: Math.round(r.durationMs), failures: r.failures } : undefined };
+  }
+
+  /** Remove everything created (nft table, routes, rules, nexthops) and restore the sysctls. */
+  async stop(): Promise<StopReport> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.runner.idle();
+    const failures: string[] = [];
+    try {
+      await this.nft.apply(deleteTableBatch('inet', this.desired?.ownership.nftTable ?? 'wanbraid'));
+    } catch (err) {
+      failures.push(`nft: ${errorMessage(err)}`);
+    }
+    try {
+      const r = await this.routing.reconcile(NO_ROUTING);
+      for (const x of r.results) if (!x.ok) failures.push(`${x.kind} ${x.op} ${x.object}: ${x.detail ?? 'failed'}`);
+    } catch (err) {
+      failures.push(`routing: ${errorMessage(err)}`);
+    }
+    for (const r of await this.sysctl.restore()) if (!r.ok) failures.push(`sysctl ${r.key}: ${r.detail ?? 'failed'}`);
+    this.conntrack.close();
+    this.routing.close();
+    this.nftKey = undefined;
+    this.log.info({ op: 'stop', ok: failures.length === 0, failures }, 'balancer stopped');
+    return { ok: failures.length === 0, failures };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private setContents(cfg: Config, set: string): Prefix[] {
+    const o = this.overlay.get(set);
+    if (o && o.base === baseOf(cfg, set)) return o.contents;
+    return set === 'bypass' ? [...cfg.bypass] : [...(cfg.sets[set]?.elements ?? [])];
+  }
+
+  private async run(inp: Inputs, hasNewer: () => boolean): Promise<ApplyReport> {
+    const { config } = inp;
+    this.last = inp;
+    const failures: string[] = [];
+    const sets = new Map<string, Prefix[]>();
+    for (const name of Object.keys(config.sets)) sets.set(name, this.setContents(config, name));
+    const tPlan = performance.now();
+    const desired = plan(config, inp.views, { resilientGroups: this.routing.resilientGroups(), bypass: this.setContents(config, 'bypass'), sets });
+    this.desired = desired;
+    const tSysctl = performance.now();
+
+    const sysctl: ApplyReport['sysctl'] = await this.sysctl.ensure(desired.sysctls).then(
+      (changed) => ({ changed, ok: true }),
+      (err: unknown) => ({ changed: [], ok: false, detail: errorMessage(err) }),
+    );
+    if (!sysctl.ok) failures.push(`sysctl: ${sysctl.detail}`);
+
+    // Routing and nft touch different subsystems: run them side by side.
+    const tKernel = performance.now();
+    let routingMs = 0;
+    let nftMs = 0;
+    const [routing, nft] = await Promise.all([
+      this.routing
+        .reconcile(desired, hasNewer)
+        .catch((err: unknown): ReconcileReport => {
+          failures.push(`routing: ${errorMessage(err)}`);
+          return { ...EMPTY_ROUTING };
+        })
+        .finally(() => (routingMs = performance.now() - tKernel)),
+      this.applyNft(desired).finally(() => (nftMs = performance.now() - tKernel)),
+    ]);
+    const tConntrack = performance.now();
+    for (const r of routing.results) if (!r.ok) failures.push(`${r.kind} ${r.op} ${r.object}: ${r.detail ?? 'failed'}`);
+    if (!nft.ok) failures.push(`nft ${nft.op}: ${nft.detail ?? 'failed'}`);
+
+    // Conntrack: after the maps stopped picking a link, flush what it carried.
+    const usableNow = new Map<string, number>();
+    for (const p of desired.policies) for (const c of p.choices) for (const m of c.members) usableNow.set(m.link, desired.links.find((l) => l.name === m.link)!.mark);
+    const flushFor = new Map<string, number>(this.pendingFlush);
+    if (this.firstApply) {
+      for (const l of desired.links) if (!usableNow.has(l.name)) flushFor.set(l.name, l.mark);
+    }
+    for (const [name, mark] of this.usable) {
+      const l = desired.links.find((x) => x.name === name);
+      if (!usableNow.has(name) || !l || l.mark !== mark) flushFor.set(name, mark);
+    }
+    const now = this.now();
+    for (const name of usableNow.keys()) if (!this.usable.has(name)) this.idle.reset(name, now);
+    const conntrack: ConntrackResult[] = [];
+    this.pendingFlush.clear();
+    if (config.routing.flushConntrack && nft.ok) {
+      const mask = desired.ownership.markMask;
+      await Promise.all(
+        [...flushFor].map(async ([link, mark]) => {
+          try {
+            await this.conntrack.flushMark(mark, mask);
+            conntrack.push({ link, mark, ok: true });
+          } catch (err) {
+            this.pendingFlush.set(link, mark);
+            conntrack.push({ link, mark, ok: false, detail: errorMessage(err) });
+            failures.push(`conntrack flush ${link}: ${errorMessage(err)}`);
+          }
+        }),
+      );
+    } else if (config.routing.flushConntrack) {
+      for (const [link, mark] of flushFor) this.pendingFlush.set(link, mark);
+    }
+    this.usable = usableNow;
+    this.firstApply = false;
+    this.startSampling(config);
+
+    const tEnd = performance.now();
+    const report: ApplyReport = {
+      superseded: false,
+      ok: failures.length === 0,
+      durationMs: tEnd - inp.t0,
+      timings: { planMs: tSysctl - tPlan, sysctlMs: tKernel - tSysctl, routingMs, nftMs, conntrackMs: tEnd - tConntrack },
+      nft,
+      routing,
+      conntrack,
+      sysctl,
+      failures,
+    };
+    this.lastReport = report;
+    this.lastAt = this.now();
+    const level = failures.length > 0 ? 'warn' : 'info';
+    this.log[level](
+      {
+        op: 'apply',
+        ms: Math.round(report.durationMs * 10) / 10,
+        timings: Object.fromEntries(Object.entries(report.timings).map(([k, v]) => [k, Math.round(v * 10) / 10])),
+        nft: nft.op,
+        changed: nft.changed,
+        routing: { changed: routing.results.length, unchanged: routing.unchanged, superseded: routing.superseded },
+        flushed: conntrack.map((c) => c.link),
+        failures,
+      },
+      'balancer applied',
+    );
+    return report;
+  }
+
+  private async applyNft(d: DesiredState): Promise<NftApplyResult> {
+    const key = structureKey(d.nft);
+    const elems = dynamicElements(d.nft);
+    if (key !== this.nftKey) {
+      try {
+        await this.nft.apply(replaceTableBatch(d.nft));
+        this.nftKey = key;
+        this.nftElements = elems;
+        return { op: 'replace-table', ok: true, changed: [...elems.keys()] };
+      } catch (err) {
+        this.nftKey = undefined;
+        return { op: 'replace-table', ok: false, changed: [], detail: errorMessage(err) };
+      }
+    }
+    const cmds: NftCommand[] = [];
+    const changed: string[] = [];
+    for (const s of d.nft.sets) {
+      if (!s.dynamic || this.nftElements.get(s.name)?.json === elems.get(s.name)!.json) continue;
+      changed.push(s.name);
+      cmds.push(...setElementsCommands(d.nft.family, d.nft.name, s.name, s.elements));
+    }
+    for (const m of d.nft.maps) {
+      if (!m.dynamic || this.nftElements.get(m.name)?.json === elems.get(m.name)!.json) continue;
+      changed.push(m.name);
+      cmds.push(...mapElementsCommands(d.nft.family, d.nft.name, m.name, m.elements));
+    }
+    if (cmds.length === 0) return { op: 'none', ok: true, changed };
+    try {
+      await this.nft.apply({ nftables: cmds });
+      this.nftElements = elems;
+      return { op: 'elements', ok: true, changed };
+    } catch (err) {
+      // The table may have been removed or changed behind us: replace it next time.
+      this.nftKey = undefined;
+      return { op: 'elements', ok: false, changed, detail: errorMessage(err) };
+    }
+  }
+
+  private startSampling(config: Config): void {
+    if (this.timer || this.stopped) return;
+    const every = this.sampleIntervalMs ?? Math.min(15_000, Math.max(1_000, Math.floor(config.routing.idleLinkWarning / 4)));
+    if (every <= 0) return;
+    this.timer = setInterval(() => {
+      if (!this.desired || !this.nftKey) return;
+      const links = this.desired.links;
+      this.nft.counters('inet', this.desired.ownership.nftTable).then(
+        (c) => this.idle.observe(newFlowMap(links, c), this.now()),
+        () => undefined,
+      );
+    }, every);
+    this.timer.unref();
+  }
+}
+
+function newFlowMap(links: readonly LinkPlan[], counters: ReadonlyMap<string, { packets: number }>): Map<string, number> {
+  return new Map(links.map((l) => [l.name, counters.get(nftNames.newCounter(l.name))?.packets ?? 0]));
+}
+
+/** The config's own elements of a set, as a comparable string. */
+function baseOf(cfg: Config, set: string): string {
+  const list = set === 'bypass' ? cfg.bypass : (cfg.sets[set]?.elements ?? []);
+  return JSON.stringify(FAMILIES.map((f) => list.filter((p) => p.family === f).map(prefixKey).sort()));
+}
+
+function emptyReport(): ApplyReport {
+  return {
+    superseded: false,
+    ok: true,
+    durationMs: 0,
+    nft: { op: 'none', ok: true, changed: [] },
+    routing: { ...EMPTY_ROUTING },
+    conntrack: [],
+    sysctl: { changed: [], ok: true },
+    failures: [],
+    timings: { planMs: 0, sysctlMs: 0, routingMs: 0, nftMs: 0, conntrackMs: 0 },
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * Failover and reloads that disturb only what must move, in the multi-WAN lab:
+ *
+ *   client (60 long-lived echo flows) ── lan0 ┐                      ┌ isp1 ─┐
+ *                                      router (Balancer) wan1 ┤       │
+ *                                                        wan2 ┤ isp2 ─┼── inet hold :9000, /ip :80
+ *                                                        wan3 ┘ isp3 ─┘
+ *
+ * A probe table in the router records which interface each flow leaves on. Positive controls
+ * first: plain ECMP (a multipath route, no pinning) does move flows of healthy links when a leg
+ * leaves or weights change; with wanbraid's ct-mark pinning none move, and only the dead link's
+ * flows are reset (its conntrack entries flushed by mark). Tier failover and lastResort follow.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BalancerLab, labConfig, type HoldFlows } from './harness.js';
+
+let L: BalancerLab;
+before(async () => {
+  L = await BalancerLab.up({ links: 3 });
+  await L.watchEgress(L.addr.ports.hold);
+});
+after(async () => {
+  await L?.down();
+});
+
+/** Each flow's single egress interface (by client port), over a fresh observation window. */
+async function egressNow(windowMs = 400): Promise<Map<number, string>> {
+  await L.resetEgress();
+  await sleep(windowMs);
+  const out = new Map<number, string>();
+  for (const [port, ifs] of await L.egress()) out.set(port, ifs.join('+'));
+  return out;
+}
+
+async function openFlows(n: number, v6 = false): Promise<{ flows: HoldFlows; ports: number[] }> {
+  const flows = await L.hold(n, { intervalMs: 50, v6 });
+  return { flows, ports: (await flows.opened).map((o) => o.localPort) };
+}
+
+test('positive control: plain ECMP moves flows of healthy links when a leg leaves or weights change', async () => {
+  // No LAN interfaces: nothing is classified or pinned, flows follow the multipath route's hash.
+  const cfg = (w: number[]) => ({ ...labConfig(L.addr, w), lan: undefined, routing: { groupType: 'multipath' } });
+  await L.applyOk(cfg([1, 1, 1]));
+  const { flows, ports } = await openFlows(60);
+  try {
+    const before = await egressNow();
+    assert.equal(ports.filter((p) => before.has(p)).length, 60);
+    await L.applyOk(cfg([1, 2, 1]));
+    const afterWeights = await egressNow();
+    const moved = ports.filter((p) => afterWeights.get(p) !== before.get(p));
+    assert.ok(moved.length > 0, 'a weight change moves some flows under hash-threshold ECMP');
+    await L.applyOk(cfg([1, 1, 1]), { wan1: 'offline' });
+    const afterLeave = await egressNow();
+    const healthyMoved = ports.filter((p) => before.get(p) !== 'wan1' && afterLeave.get(p) !== before.get(p));
+    assert.ok(healthyMoved.length > 0, 'flows of links that stayed move too when a leg leaves');
+  } finally {
+    flows.close();
+  }
+});
+
+test('with pinning, a weight change moves no flow, and a dead link only resets its own flows (flushed by mark)', async () => {
+  const cfg = (w: number[]) => labConfig(L.addr, w);
+  await L.applyOk(cfg([1, 1, 1]));
+  const { flows, ports } = await openFlows(60);
+  try {
+    const before = await egressNow();
+    const on = (l: string) => ports.filter((p) => before.get(p) === l);
+    assert.ok(on('wan1').length > 5 && on('wan2').length > 5 && on('wan3').length > 5, JSON.stringify([...before]));
+
+    // Reload with other weights: new flows follow them, running ones stay.
+    await L.applyOk(cfg([1, 4, 1]));
+    const afterWeights = await egressNow();
+    assert.deepEqual(ports.filter((p) => afterWeights.get(p) !== before.get(p)), [], 'no flow moved on a weight change');
+    const census = await L.census(60);
+    assert.ok((census.byLink.wan2 ?? 0) > 25, `new flows follow the new weights: ${JSON.stringify(census.byLink)}`);
+
+    // wan2 dies upstream; health (here: the test) takes it offline.
+    await L.lab.fault('wan2', { kind: 'blackhole' });
+    const r = await L.applyOk(cfg([1, 4, 1]), { wan2: 'offline' });
+    assert.equal(r.nft.op, 'elements', 'a health change only touches map elements');
+    assert.deepEqual(r.conntrack.map((c) => c.link), ['wan2']);
+    const marks = [...(await L.flowMarks(L.addr.ports.hold)).values()];
+    assert.ok(!marks.includes(2), 'no conntrack entry pinned to wan2 is left');
+    // The dead link's flows are reset (their next packet finds no NAT entry); the others live on.
+    const dead = new Set(on('wan2'));
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && flows.broken.filter((b) => dead.has(ports[b.id]!)).length < dead.size) await sleep(100);
+    const brokenPorts = new Set(flows.broken.map((b) => ports[b.id]!));
+    assert.deepEqual([...dead].filter((p) => !brokenPorts.has(p)), [], 'every wan2 flow was reset');
+    assert.deepEqual([...brokenPorts].filter((p) => !dead.has(p)), [], 'no flow of a healthy link broke');
+    const s1 = await flows.stats();
+    await sleep(500);
+    const s2 = await flows.stats();
+    const alive = ports.map((_, id) => id).filter((id) => !dead.has(ports[id]!));
+    assert.ok(alive.every((id) => s2.echoes[id]! > s1.echoes[id]!), 'healthy flows keep echoing');
+    const afterDeath = await egressNow();
+    assert.deepEqual(alive.map((id) => ports[id]!).filter((p) => afterDeath.get(p) !== before.get(p)), [], 'healthy flows did not move');
+  } finally {
+    flows.close();
+    await L.lab.fault('wan2', { kind: 'clear' });
+  }
+});
+
+test('IPv6: a dead link resets only its own flows', async () => {
+  await L.applyOk(labConfig(L.addr, [1, 1, 1]));
+  const { flows, ports } = await openFlows(30, true);
+  try {
+    const before = await egressNow();
+    const dead = new Set(ports.filter((p) => before.get(p) === 'wan3'));
+    assert.ok(dead.size > 0 && dead.size < 30, JSON.stringify([...before]));
+    await L.lab.fault('wan3', { kind: 'blackhole' });
+    const r = await L.applyOk(labConfig(L.addr, [1, 1, 1]), { wan3: 'offline' });
+    assert.deepEqual(r.conntrack.map((c) => c.link), ['wan3']);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && flows.broken.length < dead.size) await sleep(100);
+    assert.deepEqual(flows.broken.map((b) => ports[b.id]!).sort(), [...dead].sort(), 'exactly the wan3 flows were reset');
+    const after = await egressNow();
+    assert.deepEqual(ports.filter((p) => !dead.has(p) && after.get(p) !== before.get(p)), [], 'the others did not move');
+  } finally {
+    flows.close();
+    await L.lab.fault('wan3', { kind: 'clear' });
+  }
+});
+
+test('a whole best tier down hands over to the next tier; with nothing up lastResort decides', async () => {
+  const tiers = (lastResort?: string) =>
+    labConfig(L.addr, [1, 1, 1], {
+      policies: { t: { links: [{ link: 'wan1', tier: 1 }, { link: 'wan2', tier: 1 }, { link: 'wan3', tier: 2 }], ...(lastResort ? { lastResort } : {}) } },
+      routing: { defaultPolicy: 't' },
+    });
+  await L.applyOk(tiers());
+  assert.deepEqual(Object.keys((await L.census(20)).byLink).sort(), ['wan1', 'wan2']);
+  await L.applyOk(tiers(), { wan1: 'offline' });
+  assert.deepEqual(Object.keys((await L.census(20)).byLink), ['wan2']);
+  await L.applyOk(tiers(), { wan1: 'offline', wan2: 'disabled' });
+  assert.deepEqual(Object.keys((await L.census(20)).byLink), ['wan3']);
+  // The router's own traffic follows the same tier: its default route is wan3's nexthop alone.
+  const route = (await L.lab.exec('router', ['ip', 'route', 'get', L.addr.inet.server4])).stdout;
+  assert.match(route, /dev wan3/);
+
+  const dead = { wan1: 'offline', wan2: 'offline', wan3: 'offline' } as const;
+  await L.applyOk(tiers('unreachable'), dead);
+  const p = await L.traffic<{ results: { ok: boolean; ms: number; error?: string }[] }>('probe', { host: L.addr.inet.server4, port: 80, intervalMs: 50, durationMs: 200, timeoutMs: 2000 });
+  assert.ok(p.results.every((x) => !x.ok && x.error !== 'timeout' && x.ms < 500), `unreachable answers at once: ${JSON.stringify(p.results)}`);
+  await L.applyOk(tiers('blackhole'), dead);
+  const q = await L.traffic<{ results: { ok: boolean; error?: string }[] }>('probe', { host: L.addr.inet.server4, port: 80, intervalMs: 50, durationMs: 100, timeoutMs: 500 });
+  assert.ok(q.results.every((x) => x.error === 'timeout'), `blackhole drops silently: ${JSON.stringify(q.results)}`);
+  await L.lab.ip('router', [`route add default via ${L.addr.links[2]!.gateway4} dev wan3 proto dhcp`]);
+  try {
+    await L.applyOk(tiers('main'), dead);
+    assert.deepEqual(Object.keys((await L.census(10)).byLink), ['wan3'], 'lastResort main: the main table default route');
+  } finally {
+    await L.lab.ip('router', ['route flush proto dhcp']);
+  }
+});
+
+test('nexthops the kernel deleted with a lost carrier are recreated when it comes back', async () => {
+  const cfg = labConfig(L.addr, [1, 1, 1]);
+  await L.applyOk(cfg);
+  const nh = async () => (await L.lab.exec('router', ['ip', 'nexthop'])).stdout;
+  assert.match(await nh(), /dev wan2/);
+  await L.lab.fault('wan2', { kind: 'carrier-down' });
+  try {
+    await L.applyOk(cfg, { wan2: 'offline' });
+    assert.doesNotMatch(await nh(), /dev wan2/);
+  } finally {
+    await L.lab.fault('wan2', { kind: 'clear' });
+  }
+  let text = '';
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    await L.applyOk(cfg);
+    text = await nh();
+    if (/dev wan2/.test(text)) break;
+    await sleep(100);
+  }
+  assert.match(text, /id 87000102 via 198\.18\.2\.254 dev wan2/);
+  assert.match(text, /id 87000004 group 87000101\/87000102\/87000103 type resilient/);
+  assert.deepEqual(Object.keys((await L.census(30)).byLink).sort(), ['wan1', 'wan2', 'wan3']);
+});

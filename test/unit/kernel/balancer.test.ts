@@ -1,0 +1,229 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Balancer } from '../../../src/kernel/balancer.js';
+import type { RoutingBackend, RoutingDesired } from '../../../src/kernel/backend.js';
+import { Nft, NftError, type CounterValue } from '../../../src/kernel/nft/nft.js';
+import type { NftBatch } from '../../../src/kernel/nft/json.js';
+import type { ConntrackFlusher } from '../../../src/kernel/conntrack.js';
+import { SysctlGuard } from '../../../src/kernel/sysctl.js';
+import { formatBalancerStatus } from '../../../src/kernel/balancer-status.js';
+import type { ReconcileReport } from '../../../src/kernel/reconcile-run.js';
+import { silentLogger } from '../../../src/log.js';
+import { threeLinks, views } from '../plan/fixtures.js';
+
+class FakeNft extends Nft {
+  batches: NftBatch[] = [];
+  counterValues = new Map<string, CounterValue>();
+  failNext: string | undefined;
+  override async apply(b: NftBatch): Promise<void> {
+    if (this.failNext) {
+      const m = this.failNext;
+      this.failNext = undefined;
+      throw new NftError('batch', m, b.nftables.length);
+    }
+    this.batches.push(b);
+  }
+  override async counters(): Promise<Map<string, CounterValue>> {
+    return new Map(this.counterValues);
+  }
+}
+
+class FakeConntrack implements ConntrackFlusher {
+  flushed: string[] = [];
+  async flushMark(value: number, mask: number): Promise<void> {
+    this.flushed.push(`0x${value.toString(16)}/0x${mask.toString(16)}`);
+  }
+  close() {}
+}
+
+class FakeRouting implements RoutingBackend {
+  calls: RoutingDesired[] = [];
+  gate: Promise<void> | undefined;
+  async reconcile(d: RoutingDesired, superseded?: () => boolean): Promise<ReconcileReport> {
+    this.calls.push(d);
+    if (this.gate) await this.gate;
+    return { results: [], unchanged: d.routes.length, superseded: superseded?.() ?? false, skipped: 0 };
+  }
+  resilientGroups() {
+    return true;
+  }
+  close() {}
+}
+
+function setup() {
+  const nft = new FakeNft();
+  const conntrack = new FakeConntrack();
+  const routing = new FakeRouting();
+  const values: Record<string, string> = {
+    'net.ipv4.fib_multipath_hash_policy': '0',
+    'net.ipv6.fib_multipath_hash_policy': '0',
+    'net.ipv4.conf.all.src_valid_mark': '0',
+  };
+  const sysctl = new SysctlGuard({ io: { read: async (k) => values[k]!, write: async (k, v) => void (values[k] = v) } });
+  let clock = 1_000_000;
+  const b = new Balancer({ logger: silentLogger(), routing, nft, conntrack, sysctl, now: () => clock, sampleIntervalMs: 0 });
+  return { b, nft, conntrack, routing, values, tick: (ms: number) => (clock += ms) };
+}
+
+const kinds = (batch: NftBatch) => batch.nftables.map((c) => `${Object.keys(c)[0]} ${Object.keys(Object.values(c)[0] as object)[0]}`);
+
+test('first apply installs the whole table, sets sysctls, reconciles routing and flushes links that are not usable', async () => {
+  const { b, nft, conntrack, routing, values } = setup();
+  const c = threeLinks();
+  const r = await b.apply(c, views(c, { wan3: { state: 'offline' } }));
+  assert.equal(r.ok, true, r.failures.join('; '));
+  assert.equal(r.nft.op, 'replace-table');
+  assert.deepEqual(kinds(nft.batches[0]!).slice(0, 3), ['add table', 'delete table', 'add table']);
+  assert.equal(values['net.ipv4.fib_multipath_hash_policy'], '1');
+  assert.equal(values['net.ipv6.fib_multipath_hash_policy'], '1');
+  assert.equal(routing.calls.length, 1);
+  assert.deepEqual(conntrack.flushed, ['0x30000/0xff0000'], 'a crash may have left entries of the offline link');
+  assert.deepEqual(r.conntrack, [{ link: 'wan3', mark: 0x30000, ok: true }]);
+});
+
+test('a link going offline changes only map elements, the nexthop group, and flushes that link by mark', async () => {
+  const { b, nft, conntrack, routing } = setup();
+  const c = threeLinks({ policies: { p: { links: ['wan1', 'wan2'] } }, rules: [{ name: 'all', policy: 'p' }] });
+  await b.apply(c, views(c));
+  conntrack.flushed = [];
+  const r = await b.apply(c, views(c, { wan2: { state: 'offline' } }));
+  assert.equal(r.nft.op, 'elements');
+  assert.deepEqual(r.nft.changed, ['pick_p_v4', 'pick_p_v6', 'pick__all_v4', 'pick__all_v6']);
+  const batch = nft.batches[1]!;
+  assert.ok(batch.nftables.every((cmd) => 'flush' in cmd || ('add' in cmd && 'element' in cmd.add)), 'only element commands');
+  assert.deepEqual(conntrack.flushed, ['0x20000/0xff0000']);
+  const group = routing.calls[1]!.nexthops.find((n) => n.kind === 'group' && n.family === 4);
+  assert.ok(group && group.kind === 'group');
+  assert.deepEqual(group.members.map((m) => m.id), [87_000_101, 87_000_103]);
+
+  // Nothing changed: nothing to do in nft, nothing flushed.
+  const same = await b.apply(c, views(c, { wan2: { state: 'offline' } }));
+  assert.equal(same.nft.op, 'none');
+  assert.deepEqual(conntrack.flushed, ['0x20000/0xff0000']);
+  // Coming back: elements again, no flush (its flows elsewhere stay where they are).
+  const back = await b.apply(c, views(c));
+  assert.equal(back.nft.op, 'elements');
+  assert.deepEqual(back.conntrack, []);
+  // A weight change (reload) is elements only and flushes nothing.
+  const c2 = threeLinks({ policies: { p: { links: [{ link: 'wan1', weight: 1 }, 'wan2'] } }, rules: [{ name: 'all', policy: 'p' }] });
+  const w = await b.apply(c2, views(c2));
+  assert.equal(w.nft.op, 'elements');
+  assert.deepEqual(w.nft.changed, ['pick_p_v4', 'pick_p_v6']);
+  assert.deepEqual(w.conntrack, []);
+  // A new rule is structural: the table is replaced in one transaction.
+  const c3 = threeLinks({ policies: { p: { links: ['wan1', 'wan2'] } }, rules: [{ name: 'ssh', match: { proto: 'tcp', dstPort: 22 }, policy: 'p' }, { name: 'all', policy: 'p' }] });
+  assert.equal((await b.apply(c3, views(c3))).nft.op, 'replace-table');
+});
+
+test('a refused element batch is reported, the flush waits, and the next apply replaces the table', async () => {
+  const { b, nft, conntrack } = setup();
+  const c = threeLinks();
+  await b.apply(c, views(c));
+  conntrack.flushed = [];
+  nft.failNext = 'Error: Could not process rule: No such file or directory';
+  const r = await b.apply(c, views(c, { wan1: { state: 'offline' } }));
+  assert.equal(r.ok, false);
+  assert.match(r.failures.join('\n'), /nft elements: .*No such file/);
+  assert.deepEqual(conntrack.flushed, [], 'no flush while the maps may still pick the link');
+  const again = await b.apply(c, views(c, { wan1: { state: 'offline' } }));
+  assert.equal(again.nft.op, 'replace-table');
+  assert.deepEqual(conntrack.flushed, ['0x10000/0xff0000']);
+});
+
+test('runtime set changes: elements only, both families, validated; a reload keeps them unless the config changed that set', async () => {
+  const { b, nft } = setup();
+  const c = threeLinks({ sets: { cdn: { elements: ['198.19.0.0/24'] } } });
+  await assert.rejects(b.setElements('cdn', 'add', ['198.19.1.0/24']), /not running yet/);
+  await b.apply(c, views(c));
+  const r = await b.setElements('cdn', 'add', ['198.19.1.0/24', '2001:db8:5::/48']);
+  assert.deepEqual(r.elements, ['198.19.0.0/24', '198.19.1.0/24', '2001:db8:5::/48']);
+  const last = nft.batches.at(-1)!;
+  assert.deepEqual(
+    last.nftables.map((cmd) => JSON.stringify(cmd)).filter((s) => s.includes('set_cdn')).length,
+    4,
+    'flush + add for v4 and v6',
+  );
+  assert.deepEqual((await b.setElements('bypass', 'add', ['198.19.9.9'])).elements, ['198.19.9.9/32']);
+  assert.deepEqual((await b.setElements('cdn', 'delete', ['198.19.0.0/24'])).elements, ['198.19.1.0/24', '2001:db8:5::/48']);
+  await assert.rejects(b.setElements('nope', 'add', ['198.19.0.1']), /unknown set "nope" \(known: bypass, cdn\)/);
+  await assert.rejects(b.setElements('cdn', 'add', ['198.19.0']), /set cdn: "198.19.0" is not an address or prefix/);
+  await assert.rejects(b.setElements('cdn', 'add', []), /needs at least one prefix/);
+  // A reload with the same config keeps the runtime contents.
+  await b.apply(c, views(c));
+  assert.deepEqual(b.plan!.nft.sets.find((s) => s.name === 'set_cdn_v4')!.elements, [{ prefix: { addr: '198.19.1.0', len: 24 } }]);
+  // A reload that edits the set's elements: the config wins.
+  const c2 = threeLinks({ sets: { cdn: { elements: ['198.19.7.0/24'] } } });
+  await b.apply(c2, views(c2));
+  assert.deepEqual(b.plan!.nft.sets.find((s) => s.name === 'set_cdn_v4')!.elements, [{ prefix: { addr: '198.19.7.0', len: 24 } }]);
+  assert.deepEqual((await b.setElements('cdn', 'flush', [])).elements, []);
+});
+
+test('latest wins: while one apply runs, an intermediate one is superseded', async () => {
+  const { b, routing } = setup();
+  const c = threeLinks();
+  let open!: () => void;
+  routing.gate = new Promise<void>((r) => (open = r));
+  const p1 = b.apply(c, views(c));
+  await new Promise((r) => setTimeout(r, 10));
+  const p2 = b.apply(c, views(c, { wan1: { state: 'offline' } }));
+  const p3 = b.apply(c, views(c, { wan2: { state: 'offline' } }));
+  routing.gate = undefined;
+  open();
+  const [r1, r2, r3] = await Promise.all([p1, p2, p3]);
+  assert.equal(r1.routing.superseded, true, 'the running one saw the newer state waiting');
+  assert.equal(r2.superseded, true);
+  assert.equal(r3.superseded, false);
+  assert.equal(routing.calls.length, 2);
+  assert.deepEqual(b.plan!.links.map((l) => l.state), ['online', 'offline', 'online']);
+});
+
+test('stop removes the table and every routing object and restores the sysctls', async () => {
+  const { b, nft, routing, values } = setup();
+  const c = threeLinks();
+  await b.apply(c, views(c));
+  const r = await b.stop();
+  assert.deepEqual(r, { ok: true, failures: [] });
+  assert.deepEqual(kinds(nft.batches.at(-1)!), ['add table', 'delete table']);
+  assert.deepEqual(routing.calls.at(-1), { nexthops: [], routes: [], rules: [] });
+  assert.deepEqual(values, { 'net.ipv4.fib_multipath_hash_policy': '0', 'net.ipv6.fib_multipath_hash_policy': '0', 'net.ipv4.conf.all.src_valid_mark': '0' });
+  await assert.rejects(b.apply(c, views(c)), /after stop/);
+});
+
+test('status: shares from the counters, and the idle-link warning once an online link carried nothing while others did', async () => {
+  const { b, nft, tick } = setup();
+  const c = threeLinks({ routing: { idleLinkWarning: '60s' } });
+  await b.apply(c, views(c));
+  const set = (l: string, flows: number, bytes: number) => {
+    nft.counterValues.set(`new_${l}`, { packets: flows, bytes: flows * 60 });
+    nft.counterValues.set(`traffic_${l}`, { packets: bytes / 100, bytes });
+  };
+  set('wan1', 0, 0);
+  set('wan2', 0, 0);
+  set('wan3', 0, 0);
+  await b.status();
+  tick(30_000);
+  set('wan1', 50, 3000);
+  set('wan2', 30, 1000);
+  let s = await b.status();
+  assert.deepEqual(s.warnings, []);
+  assert.equal(s.links[0]!.newFlowShare, 50 / 80);
+  assert.equal(s.links[0]!.byteShare, 0.75);
+  tick(31_000);
+  set('wan1', 90, 6000);
+  set('wan2', 60, 2000);
+  s = await b.status();
+  assert.equal(s.warnings.length, 1);
+  assert.match(s.warnings[0]!, /^wan3 is online with weight 2 but carried no new flow for 61s while other links did$/);
+  assert.equal(s.lastApply?.ok, true);
+  const text = formatBalancerStatus(s);
+  assert.match(text, /^LINK\s+STATE\s+WEIGHT\s+NEW FLOWS\s+SHARE\s+BYTES\s+SHARE$/m);
+  assert.match(text, /^wan1\s+online\s+5\s+90\s+60\.0%\s+5\.9KiB\s+75\.0%$/m);
+  assert.match(text, /^wan3\s+online\s+2\s+0\s+0\.0%\s+0B\s+0\.0%$/m);
+  assert.match(text, /^warning: wan3 is online/m);
+  // Offline links never warn.
+  await b.apply(c, views(c, { wan3: { state: 'offline' } }));
+  tick(61_000);
+  set('wan1', 95, 6000);
+  set('wan2', 65, 2000);
+  assert.deepEqual((await b.status()).warnings, []);
+});
