@@ -5,10 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, stdio, type CliIO, type Command } from './args.js';
 import { check } from './commands/check.js';
+import { keygen } from './commands/keygen.js';
 import { UsageError, WanbraidError } from '../errors.js';
 
 export const COMMANDS: Record<string, Command> = {
   check,
+  keygen,
 };
 
 export function version(): string {
