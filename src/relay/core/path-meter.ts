@@ -4,12 +4,15 @@
  * the in-flight cap the scheduler enforces, and whether the path is dead. Pure; time is passed in
  * (milliseconds), sizes are bytes, rates bytes per second.
  *
- * In-flight cap: max(floor, 2 × max delivery rate × min RTT), at most {@link CAP_MAX}. Bytes a
- * path holds beyond its bandwidth-delay product only wait in a queue (ours, the kernel's send
- * buffer, a router's), which is what makes chunks on a slow path arrive late and fill the reorder
- * buffer; the cap keeps every path full but its queue short. The rate sample per acknowledged
- * record follows BBR's delivery-rate estimate (delivered bytes over the longer of the send and
- * ack intervals), so the cap grows about twofold per round trip until the path is full.
+ * In-flight cap: max(floor, max delivery rate × (2 × min RTT + {@link QUEUE_BUDGET_MS})), at most
+ * {@link CAP_MAX}. Bytes a path holds beyond its bandwidth-delay product only wait in a queue
+ * (ours, the kernel's send buffer, a router's), which is what makes chunks on a slow path arrive
+ * late and fill the reorder buffer; the cap keeps every path full but its queue short. The queue
+ * budget absorbs the far end's acknowledgement jitter (its event loop handles reads in batches):
+ * without it a path whose RTT varies more than its minimum would be held below its capacity. The
+ * rate sample per acknowledged record follows BBR's delivery-rate estimate (delivered bytes over
+ * the longer of the send and ack intervals), so the cap grows by a constant factor per round trip
+ * until the path, or the far end, is full.
  *
  * Death: a record that elicits a PATH_ACK (anything but ACK and PATH_ACK) starts a clock; each
  * acknowledgement that makes progress restarts it; when it runs past the timeout with eliciting
@@ -21,6 +24,8 @@ import { WindowedFilter } from './windowed.js';
 /** Largest in-flight cap (bytes), whatever the estimates say. */
 export const CAP_MAX = 16 * 1024 * 1024;
 const CAP_GAIN = 2;
+/** Queueing time a path may hold on top of twice its bandwidth-delay product (ms). */
+export const QUEUE_BUDGET_MS = 10;
 const MIN_RTT_WINDOW_MS = 10_000;
 const MAX_RATE_WINDOW_MS = 2_000;
 
@@ -116,8 +121,8 @@ export class PathMeter {
   cap(now: number): number {
     const rtt = this.minRtt(now);
     if (rtt === undefined) return this.floor;
-    const bdp = (this.maxRate(now) * rtt) / 1000;
-    return Math.min(CAP_MAX, Math.max(this.floor, CAP_GAIN * bdp));
+    const allowance = (this.maxRate(now) * (CAP_GAIN * rtt + QUEUE_BUDGET_MS)) / 1000;
+    return Math.min(CAP_MAX, Math.max(this.floor, allowance));
   }
 
   /** Whether a record of `bytes` may be sent now. An empty path always takes one. */

@@ -8,9 +8,16 @@ import type { Socket } from 'node:net';
 import type { FlowPort } from '../core/ports.js';
 import type { Mux } from '../core/mux.js';
 
+/**
+ * Bytes a flow socket may buffer in user space before the engine waits for 'drain'. Above the
+ * socket's own high-water mark (16 KiB) so that several chunks leave in one writev.
+ */
+const WRITE_LIMIT = 128 * 1024;
+
 export class SocketFlow implements FlowPort {
   private readEnded = false;
   private writeEnded = false;
+  private corked = false;
 
   constructor(readonly socket: Socket) {
     socket.setNoDelay(true);
@@ -32,8 +39,19 @@ export class SocketFlow implements FlowPort {
   }
 
   write(data: Buffer): boolean {
-    if (this.socket.destroyed) return true;
-    return this.socket.write(data);
+    const s = this.socket;
+    if (s.destroyed) return true;
+    if (!this.corked) {
+      this.corked = true;
+      s.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        s.uncork();
+      });
+    }
+    // A false from write() (over 16 KiB) arms 'drain'; we only stop at WRITE_LIMIT, which is above it.
+    s.write(data);
+    return s.writableLength < WRITE_LIMIT;
   }
   end(): void {
     this.writeEnded = true;

@@ -1,11 +1,11 @@
 /** Path meter (RTT, rate, cap, death), scheduler choices, backoff. Time is passed in (ms). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PathMeter } from '../../../src/relay/core/path-meter.js';
+import { PathMeter, QUEUE_BUDGET_MS } from '../../../src/relay/core/path-meter.js';
 import { pickControlPath, pickDataPath, type PathView } from '../../../src/relay/core/scheduler.js';
 import { backoffDelay } from '../../../src/relay/core/backoff.js';
 
-test('RTT comes from the acknowledgement of eliciting records; the cap grows to 2 x BDP', () => {
+test('RTT comes from the acknowledgement of eliciting records; the cap grows to 2 x BDP plus the queue budget', () => {
   const m = new PathMeter(64 * 1024, 0);
   assert.equal(m.cap(0), 64 * 1024, 'the floor before any sample');
   // A path of 10 MB/s and 20 ms RTT, kept full: ack 20 ms after each send.
@@ -20,7 +20,8 @@ test('RTT comes from the acknowledgement of eliciting records; the cap grows to 
   assert.equal(m.minRtt(t), 20);
   const rate = m.maxRate(t);
   assert.ok(Math.abs(rate - 10e6) / 10e6 < 0.1, `rate ${rate}`);
-  assert.ok(Math.abs(m.cap(t) - 2 * 10e6 * 0.02) / 400_000 < 0.1, `cap ${m.cap(t)}`);
+  const want = 10e6 * (2 * 0.02 + QUEUE_BUDGET_MS / 1000);
+  assert.ok(Math.abs(m.cap(t) - want) / want < 0.1, `cap ${m.cap(t)}, want ${want}`);
 });
 
 test('non-eliciting records are counted in flight but start no death clock', () => {
