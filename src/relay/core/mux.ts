@@ -106,6 +106,8 @@ interface PathState {
   since: number;
   /** Bytes of records received on the connection (what PATH_ACK reports). */
   rxBytes: number;
+  /** When the newest record arrived (engine clock, ms): PATH_ACK's time. */
+  rxTime: number;
   /** An eliciting record arrived since the last PATH_ACK we sent. */
   ackOwed: boolean;
   pingOwed: boolean;
@@ -205,6 +207,7 @@ export class Mux {
       view: { id, inflight: 0, cap: this.tuning.pathQueue, srtt: undefined, rate: 0 },
       since: now,
       rxBytes: 0,
+      rxTime: now,
       ackOwed: false,
       pingOwed: true,
       counters: { txBytes: 0, rxBytes: 0, resentChunks: 0, retransmittedChunks: 0 },
@@ -229,6 +232,7 @@ export class Mux {
     const p = this.paths.get(id);
     if (!p) return;
     p.rxBytes += wireBytes;
+    p.rxTime = this.clock.now();
     p.counters.rxBytes += wireBytes;
     try {
       for (const f of frames) {
@@ -412,7 +416,7 @@ export class Mux {
       case 'PING':
         return;
       case 'PATH_ACK':
-        if (p.meter.onAck(f.received, this.clock.now())) this.pump();
+        if (p.meter.onAck(f.received, this.clock.now(), f.time)) this.pump();
         return;
       case 'GOAWAY':
         this.failPath(p, `peer closed the path (${reasonName(f.reason)})`);
@@ -610,7 +614,7 @@ export class Mux {
       const frames: Pending[] = p.id === ctlId ? shared : [];
       if (p.ackOwed) {
         p.ackOwed = false;
-        frames.push({ frame: { type: 'PATH_ACK', received: p.rxBytes } });
+        frames.push({ frame: { type: 'PATH_ACK', received: p.rxBytes, time: Math.floor(p.rxTime) } });
       }
       if (p.pingOwed) {
         p.pingOwed = false;

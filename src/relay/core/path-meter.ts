@@ -4,7 +4,8 @@
  * the in-flight cap the scheduler enforces, and whether the path is dead. Pure; time is passed in
  * (milliseconds), sizes are bytes, rates bytes per second.
  *
- * In-flight cap: max(floor, max delivery rate × (2 × min RTT + {@link QUEUE_BUDGET_MS})), at most
+ * In-flight cap: max(floor, max delivery rate × (2 × min RTT + {@link QUEUE_BUDGET_MS} + reverse
+ * queueing)), at most
  * {@link CAP_MAX}. Bytes a path holds beyond its bandwidth-delay product only wait in a queue
  * (ours, the kernel's send buffer, a router's), which is what makes chunks on a slow path arrive
  * late and fill the reorder buffer; the cap keeps every path full but its queue short. The queue
@@ -13,6 +14,14 @@
  * rate sample per acknowledged record follows BBR's delivery-rate estimate (delivered bytes over
  * the longer of the send and ack intervals), so the cap grows by a constant factor per round trip
  * until the path, or the far end, is full.
+ *
+ * Reverse queueing: when the far end also sends on this path, its PATH_ACKs wait behind its own
+ * data, so our round trip holds a queue that is not ours. PATH_ACK carries the far end's clock at
+ * the newest record it acknowledges; (its clock − our send time) minus the smallest such value
+ * seen is our forward queueing delay (one-way delay variation, like LEDBAT; the clock offset
+ * cancels). RTT − min RTT − forward queueing is the reverse queueing, which is added (smoothed)
+ * to the cap's time budget. Our own queue stays bounded by min RTT + budget whatever the far end
+ * does, so two directions compensating for each other cannot inflate each other without bound.
  *
  * Death: a record that elicits a PATH_ACK (anything but ACK and PATH_ACK) starts a clock; each
  * acknowledgement that makes progress restarts it; when it runs past the timeout with eliciting
@@ -26,6 +35,9 @@ export const CAP_MAX = 16 * 1024 * 1024;
 const CAP_GAIN = 2;
 /** Queueing time a path may hold on top of twice its bandwidth-delay product (ms). */
 export const QUEUE_BUDGET_MS = 10;
+/** Largest reverse queueing delay the cap compensates for (ms). */
+const REVERSE_MAX_MS = 250;
+const OWD_WINDOW_MS = 10_000;
 const MIN_RTT_WINDOW_MS = 10_000;
 const MAX_RATE_WINDOW_MS = 2_000;
 
@@ -48,6 +60,11 @@ export class PathMeter {
   acked = 0;
   /** Smoothed RTT (ms), undefined before the first sample. */
   srtt: number | undefined;
+  /** Smoothed queueing delay on the way back (ms): the far end's data ahead of its acknowledgements. */
+  reverseDelay = 0;
+  /** Latest forward queueing delay (ms). */
+  forwardQueue = 0;
+  private readonly owdMinF = new WindowedFilter('min', OWD_WINDOW_MS, 10);
   private readonly marks: Mark[] = [];
   private markHead = 0;
   private deliveredTime: number;
@@ -81,8 +98,8 @@ export class PathMeter {
     this.marks.push({ end: this.sent, t: now, delivered: this.acked, deliveredTime: this.deliveredTime, firstSent: this.firstSent });
   }
 
-  /** A PATH_ACK arrived; returns whether it acknowledged anything new. */
-  onAck(received: number, now: number): boolean {
+  /** A PATH_ACK arrived (`peerTime`: the far end's clock, ms mod 2^32); returns whether it acknowledged anything new. */
+  onAck(received: number, now: number, peerTime?: number): boolean {
     if (received > this.sent) throw new RelayProtocolError(`PATH_ACK for ${received} bytes, only ${this.sent} sent`);
     if (received <= this.acked) return false;
     this.acked = received;
@@ -93,10 +110,19 @@ export class PathMeter {
       this.markHead = 0;
     }
     if (m) {
-      this.rttSample(now - m.t, now);
+      const rtt = now - m.t;
+      this.rttSample(rtt, now);
       const interval = Math.max(now - m.deliveredTime, m.t - m.firstSent);
       if (interval > 0) this.maxRateF.add(now, ((received - m.delivered) * 1000) / interval);
       this.firstSent = m.t;
+      if (peerTime !== undefined) {
+        // Signed 32-bit difference: the clocks' offset is unknown but constant.
+        const owd = (peerTime - Math.floor(m.t)) | 0;
+        this.owdMinF.add(now, owd);
+        this.forwardQueue = Math.max(0, owd - this.owdMinF.get(now)!);
+        const reverse = Math.min(REVERSE_MAX_MS, Math.max(0, rtt - this.minRtt(now)! - this.forwardQueue));
+        this.reverseDelay += (reverse - this.reverseDelay) / 8;
+      }
     }
     this.deliveredTime = now;
     this.waitingSince = this.acked >= this.elicitingEnd ? undefined : now;
@@ -121,7 +147,7 @@ export class PathMeter {
   cap(now: number): number {
     const rtt = this.minRtt(now);
     if (rtt === undefined) return this.floor;
-    const allowance = (this.maxRate(now) * (CAP_GAIN * rtt + QUEUE_BUDGET_MS)) / 1000;
+    const allowance = (this.maxRate(now) * (CAP_GAIN * rtt + QUEUE_BUDGET_MS + this.reverseDelay)) / 1000;
     return Math.min(CAP_MAX, Math.max(this.floor, allowance));
   }
 

@@ -21,8 +21,11 @@ export interface Target {
 export type Frame =
   /** Keep the path alive and ask for a PATH_ACK (liveness and RTT). */
   | { type: 'PING' }
-  /** Total bytes of records received on this path connection so far. */
-  | { type: 'PATH_ACK'; received: number }
+  /**
+   * Total bytes of records received on this path connection so far, and the receiver's clock when
+   * it handled the newest of them (ms, modulo 2^32; only differences matter: one-way delay variation).
+   */
+  | { type: 'PATH_ACK'; received: number; time: number }
   /** First record from the entry: which session and path slot this connection is, and the entry's per-flow receive window (bytes). */
   | { type: 'HELLO'; session: Buffer; slot: number; window: number; name: string }
   /** First record from the exit: its session incarnation and per-flow receive window (bytes). */
@@ -59,7 +62,7 @@ function frameSize(f: Frame): number {
     case 'PING':
       return 1;
     case 'PATH_ACK':
-      return 7;
+      return 11;
     case 'HELLO':
       return 1 + SESSION_ID_LEN + 2 + 4 + 1 + Buffer.byteLength(f.name);
     case 'WELCOME':
@@ -100,7 +103,8 @@ function writeFrame(b: Buffer, p: number, f: Frame): number {
       return p;
     case 'PATH_ACK':
       b.writeUIntBE(f.received, p, 6);
-      return p + 6;
+      b.writeUInt32BE(f.time >>> 0, p + 6);
+      return p + 10;
     case 'HELLO': {
       if (f.session.length !== SESSION_ID_LEN) throw new RangeError('session id must be 16 bytes');
       const name = Buffer.from(f.name, 'utf8');
@@ -178,9 +182,9 @@ export function parseFrames(b: Buffer): Frame[] {
         out.push({ type: 'PING' });
         break;
       case FrameType.PATH_ACK:
-        need(6, 'PATH_ACK');
-        out.push({ type: 'PATH_ACK', received: b.readUIntBE(p, 6) });
-        p += 6;
+        need(10, 'PATH_ACK');
+        out.push({ type: 'PATH_ACK', received: b.readUIntBE(p, 6), time: b.readUInt32BE(p + 6) });
+        p += 10;
         break;
       case FrameType.HELLO: {
         need(SESSION_ID_LEN + 7, 'HELLO');

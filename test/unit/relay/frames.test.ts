@@ -6,7 +6,7 @@ import { WanbraidError } from '../../../src/errors.js';
 
 const ALL: Frame[] = [
   { type: 'PING' },
-  { type: 'PATH_ACK', received: 2 ** 40 + 12345 },
+  { type: 'PATH_ACK', received: 2 ** 40 + 12345, time: 0xfffffff0 },
   { type: 'HELLO', session: Buffer.alloc(16, 7), slot: 3, window: 4 << 20, name: 'wan1' },
   { type: 'WELCOME', incarnation: Buffer.alloc(8, 9), window: 1 << 20 },
   { type: 'GOAWAY', reason: 6 },
