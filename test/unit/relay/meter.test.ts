@@ -71,3 +71,30 @@ test('backoff doubles from retryMin to retryMax with bounded jitter', () => {
   assert.equal(backoffDelay(0, 200, 5000, 0), 200, 'never below retryMin');
   assert.equal(backoffDelay(3, 200, 5000, 0), 1440);
 });
+
+test('reverse queueing (acks behind the far end’s data) is measured apart from our own queue', () => {
+  // Far end clock is offset by 1e6 ms; the forward one-way delay is 10 ms throughout.
+  const run = (fwdQueue: (t: number) => number, revQueue: (t: number) => number) => {
+    const m = new PathMeter(64 * 1024, 0);
+    const sent: { end: number; t: number }[] = [];
+    let t = 0;
+    for (; t < 3000; t += 1) {
+      m.onSend(5000, true, t);
+      sent.push({ end: m.sent, t });
+      while (sent.length > 0) {
+        const s = sent[0]!;
+        const arrive = s.t + 10 + fwdQueue(s.t);
+        if (arrive + 10 + revQueue(arrive) > t) break;
+        sent.shift();
+        m.onAck(s.end, t, (1e6 + arrive) >>> 0);
+      }
+    }
+    return m;
+  };
+  const rev = run(() => 0, (t) => (t > 1000 ? 30 : 0));
+  assert.ok(Math.abs(rev.reverseDelay - 30) < 3, `reverse delay ${rev.reverseDelay}`);
+  assert.ok(rev.forwardQueue < 1);
+  const fwd = run((t) => (t > 1000 ? 30 : 0), () => 0);
+  assert.ok(fwd.reverseDelay < 3, `our own queue is not compensated (${fwd.reverseDelay})`);
+  assert.ok(Math.abs(fwd.forwardQueue - 30) < 2, `forward queue ${fwd.forwardQueue}`);
+});
