@@ -146,12 +146,14 @@ function pathRows(paths: RelayPathStatus[]): string[] {
     p.name,
     p.state === 'up' ? 'up' : `${p.state}${p.reason ? `: ${p.reason}` : ''}`,
     p.rttMs === undefined ? '-' : `${p.rttMs < 10 ? p.rttMs.toFixed(1) : Math.round(p.rttMs)}ms`,
-    `${formatRate(p.txBps)}/${formatRate(p.rxBps)}`,
-    `${formatBytes(p.txBytes)}/${formatBytes(p.rxBytes)}`,
+    formatRate(p.txBps),
+    formatRate(p.rxBps),
+    formatBytes(p.txBytes),
+    formatBytes(p.rxBytes),
     String(p.resentChunks),
     formatDuration(p.forMs),
   ]);
-  return table(['PATH', 'STATE', 'RTT', 'TX/RX RATE', 'TX/RX BYTES', 'RESENT', 'FOR'], rows).map((l) => `    ${l}`);
+  return table(['PATH', 'STATE', 'RTT', 'TX', 'RX', 'SENT', 'RECEIVED', 'RESENT', 'FOR'], rows).map((l) => `    ${l}`);
 }
 
 function counters(c: RelaySessionCounters): string {
