@@ -2,21 +2,21 @@
  * The `wanbraid` command line: dispatches to one module per subcommand. Feels like ip/systemctl:
  * terse commands, `--json` where there is output, exit codes 0 ok, 1 failure, 2 usage.
  */
-import { readFileSync } from 'node:fs';
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, stdio, type CliIO, type Command } from './args.js';
 import { check } from './commands/check.js';
 import { keygen } from './commands/keygen.js';
+import { run } from './commands/run.js';
+import { status } from './commands/status.js';
 import { UsageError, WanbraidError } from '../errors.js';
+import { version } from '../version.js';
 
 export const COMMANDS: Record<string, Command> = {
+  run,
   check,
+  status,
   keygen,
 };
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));

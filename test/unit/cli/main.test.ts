@@ -1,0 +1,80 @@
+/** CLI exit codes and messages: 0 ok, 1 failure, 2 usage; through main() and through the real launcher. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../../src/cli/main.js';
+
+const BIN = new URL('../../../../bin/wanbraid', import.meta.url).pathname;
+const EXAMPLE = new URL('../../../../examples/wanbraid.yaml', import.meta.url).pathname;
+
+async function cli(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n') });
+  return { code, out, err };
+}
+
+test('--help and --version exit 0; no command is a usage error', async () => {
+  const h = await cli('--help');
+  assert.equal(h.code, 0);
+  assert.match(h.out, /usage: wanbraid COMMAND/);
+  assert.match(h.out, /\n {2}check /);
+  const v = await cli('--version');
+  assert.equal(v.code, 0);
+  assert.match(v.out, /^wanbraid \d+\.\d+\.\d+/);
+  assert.equal((await cli()).code, 2);
+  const sub = await cli('check', '--help');
+  assert.equal(sub.code, 0);
+  assert.match(sub.out, /usage: wanbraid check/);
+});
+
+test('unknown commands and flags: a clear message and exit 2', async () => {
+  const a = await cli('frobnicate');
+  assert.equal(a.code, 2);
+  assert.match(a.err, /unknown command "frobnicate"/);
+  const b = await cli('check', '--frob');
+  assert.equal(b.code, 2);
+  assert.match(b.err, /check: Unknown option '--frob'/);
+  const c = await cli('status', 'extra');
+  assert.equal(c.code, 2);
+  assert.match(c.err, /unexpected argument "extra"/);
+  const d = await cli('toString');
+  assert.equal(d.code, 2, 'names inherited from Object are not commands');
+});
+
+test('check: 0 for a valid file, 1 with every problem for an invalid one, 1 for a missing one', async () => {
+  const ok = await cli('check', '-c', EXAMPLE);
+  assert.equal(ok.code, 0);
+  assert.match(ok.out, /ok \(3 links, 3 policies, 2 rules\)/);
+  const dir = mkdtempSync(join(tmpdir(), 'wanbraid-cli-'));
+  try {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'links:\n  - name: wan1\n    interface: wan1\n    gateway: 198.18.2\n    weight: -1\n');
+    const r = await cli('check', '-c', bad);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /2 problems/);
+    assert.match(r.err, /links\[0\]\.gateway: expected an IPv4 or IPv6 address, got "198\.18\.2"/);
+    assert.match(r.err, /links\[0\]\.weight: expected a number >= 0, got -1/);
+    const missing = await cli('check', '-c', join(dir, 'nope.yaml'));
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /cannot read \(ENOENT\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('status without a daemon: exit 1 and a hint', async () => {
+  const r = await cli('status', '-s', '/nonexistent/wanbraid.sock');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /cannot connect: ENOENT \(is the daemon running\? try -s SOCKET\)/);
+});
+
+test('the committed launcher runs the built CLI', () => {
+  const r = spawnSync(BIN, ['check', '-c', EXAMPLE], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const u = spawnSync(BIN, ['nope'], { encoding: 'utf8' });
+  assert.equal(u.status, 2);
+});
