@@ -7,6 +7,7 @@ import { check } from './commands/check.js';
 import { keygen } from './commands/keygen.js';
 import { run } from './commands/run.js';
 import { status } from './commands/status.js';
+import { lab } from './commands/lab.js';
 import { UsageError, WanbraidError } from '../errors.js';
 import { version } from '../version.js';
 
@@ -15,6 +16,7 @@ export const COMMANDS: Record<string, Command> = {
   check,
   status,
   keygen,
+  lab,
 };
 
 
@@ -52,7 +54,9 @@ export async function main(argv: string[], io: CliIO = stdio): Promise<number> {
     io.err(`wanbraid: unknown command "${cmd}" (see wanbraid --help)`);
     return EXIT_USAGE;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Options after `--` belong to a program the command runs (`wanbraid lab exec NODE -- curl --help`).
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
     io.out(command.usage);
     return EXIT_OK;
   }

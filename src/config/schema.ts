@@ -131,6 +131,8 @@ const Probe = z.strictObject({
   host: z.string().min(1).optional(),
   /** http(s): status codes that count as an answer (default 200-399). */
   expectStatus: z.array(int(100, 599)).min(1).optional(),
+  /** https: require a certificate valid for `host` (default off: any certificate; on catches captive portals). */
+  verifyCertificate: z.boolean().default(false),
   interval: duration().default(500),
   timeout: duration().default(1000),
   /** Failed rounds in a row that make the link offline. */

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { exec, type ExecOptions, type ExecResult } from '../util/exec.js';
+import { WanbraidError } from '../errors.js';
 
 export const NS_PREFIX = 'wanbraid-';
 
@@ -42,6 +43,12 @@ export function nsSpawn(ns: string, argv: readonly string[], opts: SpawnOptions 
 export async function ipBatch(ns: string, lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
   await exec(['ip', '-n', ns, '-batch', '-'], { input: lines.join('\n') + '\n' });
+}
+
+/** Apply `tc` commands (one per line, without the leading `tc`) in one `tc -batch` run. */
+export async function tcBatch(ns: string, lines: readonly string[]): Promise<void> {
+  if (lines.length === 0) return;
+  await exec(['tc', '-n', ns, '-batch', '-'], { input: lines.join('\n') + '\n' });
 }
 
 /** Run the node binary that runs us, inside a namespace, on one of the project's compiled scripts. */
@@ -93,6 +100,31 @@ export class NamespaceSet {
       throw err;
     }
     return set;
+  }
+
+  /**
+   * Take over namespaces an earlier process created and {@link release}d (e.g. `wanbraid lab up`),
+   * to use or destroy them. Every name must be this run's: `wanbraid-<runId>-<node>`.
+   */
+  static adopt(runId: string, names: Readonly<Record<string, string>>): NamespaceSet {
+    const set = new NamespaceSet(runId);
+    for (const [node, name] of Object.entries(names)) {
+      if (name !== nsName(runId, node)) throw new WanbraidError('WB_LAB', `namespace "${name}" of node "${node}" is not named ${nsName(runId, node)}`);
+      set.names.set(node, name);
+    }
+    return set;
+  }
+
+  /**
+   * Stop owning the namespaces: they, and the children started here, outlive this process
+   * (no exit hook, no destroy) until another process {@link adopt}s and destroys them.
+   */
+  release(): void {
+    // Unreferenced, the children no longer keep this process's event loop alive (children started
+    // with piped stdio still would: give long-lived ones files instead).
+    for (const c of this.children) c.unref();
+    this.children.clear();
+    live.delete(this);
   }
 
   ns(node: string): string {

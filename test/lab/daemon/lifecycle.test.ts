@@ -13,6 +13,7 @@ import { NamespaceSet } from '../../../src/lab/netns.js';
 import { DaemonProcess, statusOf } from '../harness/daemon.js';
 import type { StatusObject } from '../../../src/status/types.js';
 import { spawnSync } from 'node:child_process';
+import { NotifySink } from '../harness/notify-sink.js';
 
 const EXAMPLE = readFileSync(new URL('../../../../examples/wanbraid.yaml', import.meta.url), 'utf8').replace('/run/wanbraid/wanbraid.sock', '@SOCKET@');
 const BIN = new URL('../../../../bin/wanbraid', import.meta.url).pathname;
@@ -93,5 +94,24 @@ test('an invalid config: refuses to start, exit 1, every problem on stderr, noth
     assert.equal(existsSync(d.socketPath), false);
   } finally {
     d.cleanup();
+  }
+});
+
+test('systemd notifications: READY=1 after start, WATCHDOG=1 when asked for, RELOADING=1 and STOPPING=1', async () => {
+  const sink = await NotifySink.start();
+  const d = await DaemonProcess.start(set.ns('router'), EXAMPLE, { env: { NOTIFY_SOCKET: sink.path, WATCHDOG_USEC: '400000' } });
+  try {
+    await sink.waitFor((m) => m.split('\n').includes('READY=1'));
+    const ready = sink.messages.find((m) => m.includes('READY=1'))!;
+    assert.ok(ready.split('\n').includes(`MAINPID=${d.pid}`), ready);
+    await sink.waitFor((m) => m === 'WATCHDOG=1');
+    d.signal('SIGHUP');
+    await sink.waitFor((m) => m.startsWith('RELOADING=1\nMONOTONIC_USEC='));
+    assert.equal(await d.stop(), 0);
+    await sink.waitFor((m) => m === 'STOPPING=1');
+  } finally {
+    await d.stop();
+    d.cleanup();
+    sink.stop();
   }
 });

@@ -1,0 +1,18 @@
+# The wanbraid native addon (C, N-API): raw ICMP echo sockets, SO_ORIGINAL_DST and sd_notify.
+# Built by `npm run build` (scripts/build-native.mjs → node-gyp rebuild) into build/Release/wanbraid_native.node.
+{
+  "targets": [
+    {
+      "target_name": "wanbraid_native",
+      "sources": [
+        "native/addon.c",
+        "native/icmp_socket.c",
+        "native/original_dst.c",
+        "native/sd_notify.c",
+        "native/util.c"
+      ],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes", "-fvisibility=hidden"]
+    }
+  ]
+}

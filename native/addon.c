@@ -1,0 +1,28 @@
+/*
+ * wanbraid's native addon: the few socket operations Node cannot do (see
+ * docs/architecture.md, "Native addon"). Exports:
+ *   IcmpSocket      raw ICMP/ICMPv6 echo sockets (icmp_socket.c)
+ *   getOriginalDst  SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST (original_dst.c)
+ *   sdNotify        a datagram to systemd's $NOTIFY_SOCKET (sd_notify.c)
+ * The typed TypeScript face is src/native/.
+ */
+#include <node_api.h>
+
+#include "icmp_socket.h"
+#include "original_dst.h"
+#include "sd_notify.h"
+#include "util.h"
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value cls = wb_icmp_socket_class(env);
+  if (cls == NULL) return NULL;
+  WB_NAPI(env, napi_set_named_property(env, exports, "IcmpSocket", cls), NULL);
+  napi_value fn;
+  WB_NAPI(env, napi_create_function(env, "getOriginalDst", NAPI_AUTO_LENGTH, wb_get_original_dst, NULL, &fn), NULL);
+  WB_NAPI(env, napi_set_named_property(env, exports, "getOriginalDst", fn), NULL);
+  WB_NAPI(env, napi_create_function(env, "sdNotify", NAPI_AUTO_LENGTH, wb_sd_notify, NULL, &fn), NULL);
+  WB_NAPI(env, napi_set_named_property(env, exports, "sdNotify", fn), NULL);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }
