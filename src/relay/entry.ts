@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { RelayEntryConfig, RelayTuningConfig } from '../config/schema.js';
 import { formatEndpoint } from '../config/values.js';
 import { pathName } from '../config/validate.js';
-import { WanbraidError, errorMessage } from '../errors.js';
+import { WanbraidError, errorCode, errorMessage } from '../errors.js';
 import type { Clock } from './core/clock.js';
 import { Mux } from './core/mux.js';
 import { Reason } from './protocol/constants.js';
@@ -57,6 +57,8 @@ export class RelayEntry {
   private links: LinkMap;
   private accepted = 0;
   private warnedNoLookup = false;
+  private lastLookupLog = -Infinity;
+  private suppressedLookups = 0;
   private readonly log: Logger;
 
   constructor(
@@ -170,7 +172,7 @@ export class RelayEntry {
     try {
       dst = lookup(fd, family);
     } catch (err) {
-      this.log.warn({ client: `${sock.remoteAddress}:${sock.remotePort}`, err: errorMessage(err) }, 'relay entry: no original destination (connection not redirected?)');
+      this.lookupFailed(sock, err);
       return undefined;
     }
     const localHost = mapped ? local.slice(7) : local;
@@ -179,6 +181,21 @@ export class RelayEntry {
       return undefined;
     }
     return { host: dst.host, port: dst.port, family };
+  }
+
+  /** Log a failed original-destination lookup; at most one line per 10 s (a missing addon fails them all). */
+  private lookupFailed(sock: net.Socket, err: unknown): void {
+    const now = this.deps.clock.now();
+    if (now - this.lastLookupLog < 10_000) {
+      this.suppressedLookups++;
+      return;
+    }
+    this.log.warn(
+      { client: `${sock.remoteAddress}:${sock.remotePort}`, err: errorMessage(err), code: errorCode(err), suppressed: this.suppressedLookups },
+      'relay entry: no original destination for a connection (not redirected, or the native addon is missing); reset',
+    );
+    this.lastLookupLog = now;
+    this.suppressedLookups = 0;
   }
 
   status(): RelayEntryStatus {

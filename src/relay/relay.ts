@@ -21,6 +21,7 @@ import { RelayEntry } from './entry.js';
 import { RelayExit } from './exit.js';
 import { ForwardHop } from './forward.js';
 import { loadKeyFile } from './key.js';
+import { nativeOriginalDst } from './original-dst.js';
 import type { LinkAddresses, LinkMap, OriginalDstLookup } from './links.js';
 import type { RelayStatus } from './status.js';
 
@@ -32,7 +33,7 @@ export interface RelayDeps {
   logger: Logger;
   /** This host's links, by name (link paths); link paths stay unused until a link is known and usable. */
   links?: LinkMap | Record<string, LinkAddresses>;
-  /** Original destination of redirected connections (transparent entries); from the native addon. */
+  /** Original destination of redirected connections (transparent entries); default the native addon's. */
   originalDst?: OriginalDstLookup | undefined;
   /** For tests. */
   clock?: Clock;
@@ -102,7 +103,7 @@ export async function startRelay(config: Config, deps: RelayDeps): Promise<Relay
   const forwards = new Map<string, ForwardHop>();
 
   const newEntry = (e: RelayEntryConfig, key: Buffer, t: RelayTuningConfig) =>
-    new RelayEntry(e, t, key, { logger: log, clock, links, originalDst: deps.originalDst });
+    new RelayEntry(e, t, key, { logger: log, clock, links, originalDst: deps.originalDst ?? nativeOriginalDst });
 
   /** Start what `config` asks for and is not running; returns the failures. */
   async function apply(cfg: Config, keys: Keys): Promise<string[]> {

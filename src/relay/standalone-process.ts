@@ -47,11 +47,13 @@ export class RelayProcess {
     const argv = [process.execPath, STANDALONE_SCRIPT, configFile];
     if (links) argv.push(JSON.stringify(links));
     const p = new RelayProcess(spawn(argv));
+    let timer: NodeJS.Timeout | undefined;
     const first = await Promise.race([
       p.nextLine(),
       p.exited.then((code) => `{"event":"error","message":"exited with ${code}"}`),
-      new Promise<string>((r) => setTimeout(() => r('{"event":"error","message":"not ready in time"}'), timeoutMs)),
+      new Promise<string>((r) => (timer = setTimeout(() => r('{"event":"error","message":"not ready in time"}'), timeoutMs))),
     ]);
+    clearTimeout(timer);
     const msg = JSON.parse(first) as { event: string; message?: string };
     if (msg.event !== 'ready') {
       p.child.kill('SIGKILL');

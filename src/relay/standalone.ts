@@ -16,7 +16,6 @@ import { createLogger, effectiveLevel } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { pino } from 'pino';
 import { startRelay, type LinkAddresses, type RelayHandle } from './relay.js';
-import { loadOriginalDst } from './original-dst.js';
 
 function reply(obj: unknown): void {
   process.stdout.write(JSON.stringify(obj) + '\n');
@@ -33,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const config = loadConfigFile(file);
     const links = argv[1] ? (JSON.parse(argv[1]) as Record<string, LinkAddresses>) : {};
-    relay = await startRelay(config, { logger, links, originalDst: await loadOriginalDst(logger) });
+    relay = await startRelay(config, { logger, links });
   } catch (err) {
     reply({ event: 'error', message: errorMessage(err) });
     return 1;
