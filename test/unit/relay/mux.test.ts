@@ -239,3 +239,25 @@ test('chunks the exit already has are resent when every return path fails; the d
   assert.ok(r.entry.status().resentChunks > 0, 'chunks were resent');
   assert.ok(r.exit.status().duplicateChunks > 0, 'the exit dropped duplicates');
 });
+
+test('both directions saturated at once: neither starves (acks wait behind the other direction’s data)', () => {
+  for (const [a, b] of [
+    [4, 4],
+    [5, 1],
+  ] as const) {
+    const r = new SimRelay();
+    r.addPath(a * MB, 10);
+    r.addPath(b * MB, 10);
+    const up = r.openFlow(60 * MB);
+    r.clock.run(50);
+    r.replyBytes = 60 * MB;
+    const down = r.openFlow(0);
+    r.clock.run(3000);
+    const [u0, d0] = [up.target!.receivedBytes, down.user.receivedBytes];
+    r.clock.run(8000);
+    const upRate = (up.target!.receivedBytes - u0) / 5;
+    const downRate = (down.user.receivedBytes - d0) / 5;
+    const sum = (a + b) * MB;
+    assert.ok(upRate >= 0.6 * sum && downRate >= 0.6 * sum, `${a}+${b} MB/s: up ${(upRate / MB).toFixed(2)}, down ${(downRate / MB).toFixed(2)} MB/s`);
+  }
+});
