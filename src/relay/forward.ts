@@ -13,6 +13,12 @@ import type { ForwardStatus } from './status.js';
 
 /** Give up on the upstream connect after this long (ms). */
 const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * TCP keepalive idle time on both sides (ms). The relay's own pings detect a dead path in
+ * seconds, but a connection left half-dead here by a blackhole (the far end's close never
+ * arrived) would otherwise stay open for ever.
+ */
+const KEEPALIVE_MS = 30_000;
 
 export class ForwardHop {
   private server: net.Server | undefined;
@@ -39,6 +45,8 @@ export class ForwardHop {
     const up = net.connect({ host: this.cfg.to.host, port: this.cfg.to.port, family: this.cfg.to.family, allowHalfOpen: true, noDelay: true });
     this.live.add(down);
     this.live.add(up);
+    down.setKeepAlive(true, KEEPALIVE_MS);
+    up.setKeepAlive(true, KEEPALIVE_MS);
     const timer = setTimeout(() => up.destroy(new Error('connect timed out')), CONNECT_TIMEOUT_MS);
     up.once('connect', () => clearTimeout(timer));
     const count = (b: Buffer) => {
