@@ -221,3 +221,24 @@ test('200 concurrent flows: all exact, unacknowledged bytes stay within the sess
   assert.ok(maxUnacked <= 32 * MB + 200 * 64 * 1024, `unacked peaked at ${maxUnacked}`);
   await waitFor('all flows closed', () => s.relay.status().entries[0]!.flows === 0);
 });
+
+test('the exit restarts: the entry resets the flows it had, reconnects and serves new ones', async () => {
+  const s = await setup({ reply: 256 * MB });
+  await waitFor('paths up', () => pathsUp(s) === 2);
+  const c = net.connect({ host: '127.0.0.1', port: s.entryPort });
+  let err: string | undefined;
+  c.on('error', (e: NodeJS.ErrnoException) => (err = e.code));
+  c.resume();
+  await waitFor('flow open', () => s.relay.status().entries[0]!.flows === 1);
+  await s.exitRelay.stop();
+  const again = await startRelay(
+    parseConfigText(`relay:\n  exit: { listen: 127.0.0.1:${s.exitPort}, keyFile: ${key}, allow: [127.0.0.1:${(s.target.server.address() as net.AddressInfo).port}] }\n`),
+    { logger: s.xlog.logger },
+  );
+  cleanups.push(() => again.stop());
+  await waitFor('the old flow was reset', () => err === 'ECONNRESET', 10_000);
+  assert.ok(s.log.has('relay exit lost our session (restarted?): resetting its flows'));
+  s.target.reply = 1 * MB;
+  const r = await client(s.entryPort, 1000, 2, 1 * MB);
+  assert.equal(r.replySha, patternSha(1000, 1 * MB), 'a new flow works through the restarted exit');
+});

@@ -261,3 +261,18 @@ test('both directions saturated at once: neither starves (acks wait behind the o
     assert.ok(upRate >= 0.6 * sum && downRate >= 0.6 * sum, `${a}+${b} MB/s: up ${(upRate / MB).toFixed(2)}, down ${(downRate / MB).toFixed(2)} MB/s`);
   }
 });
+
+test('an OPEN lost with its path is sent again on another path; the flow then runs', () => {
+  const r = new SimRelay();
+  const fast = r.addPath(4 * MB, 5);
+  r.addPath(4 * MB, 20);
+  r.clock.run(200);
+  // The OPEN goes on the fastest path; blackhole that path before it arrives.
+  const f = r.openFlow(2 * MB);
+  fast.cut();
+  r.clock.run(1000);
+  assert.equal(f.target, undefined, 'the OPEN went down with the fast path');
+  r.clock.run(60_000, () => r.allDone());
+  assert.ok(r.allDone(), 'completed over the other path');
+  expectExact(f.target!.content, f.user.seed, 2 * MB, 'upload');
+});
