@@ -4,6 +4,7 @@
  */
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, stdio, type CliIO, type Command } from './args.js';
 import { check } from './commands/check.js';
+import { keygen } from './commands/keygen.js';
 import { run } from './commands/run.js';
 import { status } from './commands/status.js';
 import { lab } from './commands/lab.js';
@@ -14,6 +15,7 @@ export const COMMANDS: Record<string, Command> = {
   run,
   check,
   status,
+  keygen,
   lab,
 };
 

@@ -333,10 +333,16 @@ const RelayExit = z.strictObject({
 const RelayTuning = z.strictObject({
   /** Payload bytes per data frame. */
   chunkSize: size().default(16 * 1024),
-  /** Bytes a path may have queued but unsent before it stops taking chunks. */
+  /**
+   * Smallest in-flight allowance per path: bytes written to a path and not yet acknowledged by the
+   * far end before it stops taking chunks. The allowance grows above it to twice the path's
+   * measured bandwidth-delay product.
+   */
   pathQueue: size().default(64 * 1024),
-  /** Per-flow reorder buffer; the sender is backpressured beyond it. */
+  /** Per-flow reorder buffer (the flow's receive window); the sender is backpressured beyond it. */
   reorderBuffer: size().default(4 * 1024 * 1024),
+  /** Unacknowledged bytes all flows of one entry–exit session may hold per direction; sources pause beyond it. */
+  sessionBuffer: size().default(32 * 1024 * 1024),
   /** Path reconnect backoff, first and longest wait. */
   retryMin: duration().default(200),
   retryMax: duration().default(5000),
@@ -351,6 +357,7 @@ const Relay = z.strictObject({
     chunkSize: 16 * 1024,
     pathQueue: 64 * 1024,
     reorderBuffer: 4 * 1024 * 1024,
+    sessionBuffer: 32 * 1024 * 1024,
     retryMin: 200,
     retryMax: 5000,
     pathTimeout: 1500,

@@ -206,6 +206,8 @@ export function semanticCheck(c: Config): ConfigIssue[] {
     if (t.chunkSize < 512 || t.chunkSize > 60 * 1024) add('relay.tuning.chunkSize', `expected 512 bytes to 60KiB, got ${t.chunkSize}`);
     if (t.reorderBuffer < 4 * t.chunkSize) add('relay.tuning.reorderBuffer', 'expected at least four chunks');
     if (t.pathQueue < t.chunkSize) add('relay.tuning.pathQueue', 'expected at least one chunk');
+    if (t.sessionBuffer < t.reorderBuffer) add('relay.tuning.sessionBuffer', `expected at least reorderBuffer (${t.reorderBuffer} bytes)`);
+    if (t.reorderBuffer > 0xffffffff) add('relay.tuning.reorderBuffer', 'expected at most 4GiB');
   }
 
   const listens = new Map<string, string>();

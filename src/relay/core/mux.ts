@@ -1,0 +1,782 @@
+/**
+ * The relay engine for one entry–exit session: many flows striped over many paths, the same code
+ * at both ends (the entry opens flows, the exit accepts them). It owns the protocol state machine
+ * (docs/relay-protocol.md): per flow a {@link SendStream} and a {@link ReceiveStream} per
+ * direction, per path a {@link PathMeter}; it decides what goes on which path and when.
+ *
+ * It does no I/O of its own: paths and flows are {@link PathPort}s and {@link FlowPort}s, time
+ * is a {@link Clock}, so unit tests run it on a simulated network with a virtual clock.
+ *
+ * Invariants: a chunk is held until the far end acknowledges it; chunks of a failed path are
+ * resent on the others and duplicates are dropped by offset; a flow never has more than the
+ * peer's window unacknowledged, and the session never holds more than `sessionBuffer`
+ * unacknowledged bytes per direction: beyond that the sources are paused. Acknowledgements are
+ * coalesced per event-loop turn ({@link Clock.defer}).
+ *
+ * Concurrency: single-threaded; every entry point may be called from any I/O callback. Calls into
+ * ports never call back synchronously (socket events are asynchronous in Node).
+ */
+import type { Logger } from '../../log.js';
+import { CONTROL_RECORD_TARGET, DATA_HEADER_LEN, RECORD_HEADER_LEN, Reason, TAG_LEN, reasonName } from '../protocol/constants.js';
+import { RelayProtocolError, frameSize, isEliciting, type Frame, type Target } from '../protocol/frames.js';
+import type { Clock } from './clock.js';
+import { PathMeter } from './path-meter.js';
+import type { FlowPort, PathPort } from './ports.js';
+import { ReceiveStream } from './receive-stream.js';
+import { pickControlPath, pickDataPath, type PathView } from './scheduler.js';
+import { SendStream, type TxItem } from './send-stream.js';
+
+export interface MuxTuning {
+  /** Payload bytes per DATA frame. */
+  chunkSize: number;
+  /** Smallest in-flight cap per path (bytes). */
+  pathQueue: number;
+  /** Per-flow receive window = reorder buffer (bytes); advertised to the peer. */
+  reorderBuffer: number;
+  /** A path whose eliciting records go unacknowledged this long is dead (ms). */
+  pathTimeout: number;
+  /** Unacknowledged bytes all flows of the session may hold per direction. */
+  sessionBuffer: number;
+  /** Entry: an OPEN unanswered this long resets the flow (ms). */
+  openTimeout?: number;
+}
+
+export type FlowEnd = { how: 'done' } | { how: 'reset'; reason: number; by: 'local' | 'peer' };
+
+export interface MuxEvents {
+  /** Exit: the entry asks to open flow `id` to `target`; answer with acceptFlow or refuseFlow. */
+  onOpen?(id: number, target: Target): void;
+  /** Entry: the exit connected flow `id` to its target. */
+  onOpened?(id: number): void;
+  /** A flow is gone. */
+  onFlowEnd?(id: number, end: FlowEnd): void;
+  /** A path is gone (the port is already closed). */
+  onPathDown?(pathId: number, reason: string): void;
+}
+
+/** Per-path counters (bytes on the wire, records and chunks). */
+export interface PathCounters {
+  txBytes: number;
+  rxBytes: number;
+  /** Chunks this path carried that had to be sent again elsewhere because it failed. */
+  resentChunks: number;
+  /** Chunks this path carried as retransmissions for a failed path. */
+  retransmittedChunks: number;
+}
+
+export interface MuxPathStatus extends PathCounters {
+  id: number;
+  slot: number;
+  name: string;
+  /** Milliseconds on the engine's clock when it joined. */
+  since: number;
+  srttMs: number | undefined;
+  minRttMs: number | undefined;
+  inflight: number;
+  cap: number;
+  /** Bytes per second over the last second, each direction. */
+  txRate: number;
+  rxRate: number;
+}
+
+export interface MuxStatus {
+  paths: MuxPathStatus[];
+  flows: number;
+  /** Flows waiting for the exit to connect them. */
+  opening: number;
+  /** Payload bytes in all reorder buffers (waiting for a missing chunk or for the application). */
+  reorderBytes: number;
+  /** Limit of one flow's reorder buffer (bytes). */
+  reorderLimit: number;
+  /** Bytes sent or queued, not yet acknowledged, all flows. */
+  unackedBytes: number;
+  /** Chunks resent after a path failed, all paths, since start. */
+  resentChunks: number;
+  /** Chunks received twice (a resend of something that had arrived) and dropped, since start. */
+  duplicateChunks: number;
+}
+
+interface PathState {
+  id: number;
+  slot: number;
+  name: string;
+  port: PathPort;
+  meter: PathMeter;
+  view: PathView;
+  since: number;
+  /** Bytes of records received on the connection (what PATH_ACK reports). */
+  rxBytes: number;
+  /** When the newest record arrived (engine clock, ms): PATH_ACK's time. */
+  rxTime: number;
+  /** An eliciting record arrived since the last PATH_ACK we sent. */
+  ackOwed: boolean;
+  pingOwed: boolean;
+  counters: PathCounters;
+  rate: { at: number; tx: number; rx: number; txRate: number; rxRate: number };
+}
+
+type Phase = 'opening' | 'connecting' | 'open';
+
+interface FlowState {
+  id: number;
+  port: FlowPort | undefined;
+  phase: Phase;
+  target: Target | undefined;
+  tx: SendStream;
+  rx: ReceiveStream;
+  readPaused: boolean;
+  sinkBlocked: boolean;
+  /** Path id of the last OPEN (entry) or OPENED (exit) we sent, to resend it if that path dies. */
+  ctlPath: number;
+  openedAt: number;
+}
+
+interface Tombstone {
+  id: number;
+  /** undefined: closed normally. */
+  reason: number | undefined;
+  /** Our final delivered offset, to re-acknowledge a late resend. */
+  rxEnd: number;
+  /** Path id our RST went out on (-1: not sent yet or not needed). */
+  rstPath: number;
+  expires: number;
+}
+
+interface Pending {
+  frame: Frame;
+  sentOn?: (pathId: number) => void;
+}
+
+const RECORD_OVERHEAD = RECORD_HEADER_LEN + TAG_LEN;
+const TOMBSTONE_MS = 30_000;
+const RATE_INTERVAL_MS = 1000;
+
+export class Mux {
+  private readonly paths = new Map<number, PathState>();
+  private readonly flows = new Map<number, FlowState>();
+  private readonly tombstones = new Map<number, Tombstone>();
+  private readonly tombQueue: Tombstone[] = [];
+  /** Flows that may have something to send, in round-robin order. */
+  private readonly ready = new Set<FlowState>();
+  private readonly ackDue = new Set<FlowState>();
+  private readonly paused = new Set<FlowState>();
+  private pending: Pending[] = [];
+  private nextPathId = 1;
+  private nextFlowId = 1;
+  private heldBytes = 0;
+  private resentTotal = 0;
+  private duplicates = 0;
+  private flushQueued = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private closed = false;
+  private readonly stopTick: () => void;
+  /** The peer's per-flow window (bytes); our own until the peer says. */
+  peerWindow: number;
+
+  constructor(
+    readonly role: 'entry' | 'exit',
+    private readonly tuning: MuxTuning,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly events: MuxEvents = {},
+  ) {
+    this.peerWindow = tuning.reorderBuffer;
+    this.stopTick = clock.every(Math.max(20, Math.floor(tuning.pathTimeout / 5)), () => this.tick());
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Paths
+
+  /** A path finished its handshake; returns its id for the calls below. */
+  addPath(port: PathPort, info: { slot: number; name: string; peerWindow?: number }): number {
+    if (this.closed) {
+      port.close('relay stopped');
+      return -1;
+    }
+    for (const p of this.paths.values()) if (p.slot === info.slot) this.failPath(p, 'replaced by a new connection');
+    const now = this.clock.now();
+    const id = this.nextPathId++;
+    const meter = new PathMeter(this.tuning.pathQueue, now);
+    const p: PathState = {
+      id,
+      slot: info.slot,
+      name: info.name,
+      port,
+      meter,
+      view: { id, inflight: 0, cap: this.tuning.pathQueue, srtt: undefined, rate: 0 },
+      since: now,
+      rxBytes: 0,
+      rxTime: now,
+      ackOwed: false,
+      pingOwed: true,
+      counters: { txBytes: 0, rxBytes: 0, resentChunks: 0, retransmittedChunks: 0 },
+      rate: { at: now, tx: 0, rx: 0, txRate: 0, rxRate: 0 },
+    };
+    if (info.peerWindow !== undefined && info.peerWindow > 0) this.peerWindow = info.peerWindow;
+    this.paths.set(id, p);
+    this.log.info({ path: p.name, slot: p.slot }, 'relay path up');
+    this.scheduleFlush();
+    this.pump();
+    return id;
+  }
+
+  /** The transport lost path `id` (error, close, authentication failure). */
+  pathClosed(id: number, reason: string): void {
+    const p = this.paths.get(id);
+    if (p) this.failPath(p, reason);
+  }
+
+  /** The frames of one record received on path `id`, which took `wireBytes` on the wire. */
+  pathRecord(id: number, frames: readonly Frame[], wireBytes: number): void {
+    const p = this.paths.get(id);
+    if (!p) return;
+    p.rxBytes += wireBytes;
+    p.rxTime = this.clock.now();
+    p.counters.rxBytes += wireBytes;
+    try {
+      for (const f of frames) {
+        if (!this.paths.has(id)) return;
+        if (isEliciting(f) && !p.ackOwed) {
+          p.ackOwed = true;
+          this.scheduleFlush();
+        }
+        this.onFrame(p, f);
+      }
+    } catch (err) {
+      if (!(err instanceof RelayProtocolError)) throw err;
+      this.log.warn({ path: p.name, err: err.message }, 'relay protocol violation, dropping path');
+      this.failPath(p, `protocol violation: ${err.message}`);
+    }
+  }
+
+  /** Close path `id` on purpose (reload removed it): tell the peer, resend its chunks elsewhere. */
+  removePath(id: number, reason: string): void {
+    const p = this.paths.get(id);
+    if (!p) return;
+    try {
+      p.port.sendFrames([{ type: 'GOAWAY', reason: Reason.SHUTDOWN }]);
+    } catch {
+      /* the connection may already be broken */
+    }
+    this.failPath(p, reason);
+  }
+
+  get pathCount(): number {
+    return this.paths.size;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Flows
+
+  /** Entry: a new user connection to relay to `target`; returns the flow id. */
+  openFlow(port: FlowPort, target: Target): number {
+    let id = this.nextFlowId;
+    while (this.flows.has(id) || this.tombstones.has(id) || id === 0) id = id >= 0xffffffff ? 1 : id + 1;
+    this.nextFlowId = id >= 0xffffffff ? 1 : id + 1;
+    const f = this.newFlow(id, 'opening', port, target);
+    this.queueCtl({ type: 'OPEN', flow: id, target }, (pid) => (f.ctlPath = pid));
+    return id;
+  }
+
+  /** Exit: the target of flow `id` is connected. */
+  acceptFlow(id: number, port: FlowPort): void {
+    const f = this.flows.get(id);
+    if (!f || f.phase !== 'connecting') {
+      port.reset();
+      return;
+    }
+    f.port = port;
+    f.phase = 'open';
+    this.queueCtl({ type: 'OPENED', flow: id }, (pid) => (f.ctlPath = pid));
+    this.deliver(f);
+    if (f.tx.held > 0) this.ready.add(f);
+    this.pump();
+  }
+
+  /** Exit: flow `id` cannot be opened. */
+  refuseFlow(id: number, reason: number): void {
+    const f = this.flows.get(id);
+    if (f) this.resetFlow(f, reason, 'local');
+  }
+
+  /** Bytes read from the application of flow `id`. */
+  flowData(id: number, data: Buffer): void {
+    const f = this.flows.get(id);
+    if (!f || f.tx.finQueued) return;
+    const cs = this.tuning.chunkSize;
+    for (let p = 0; p < data.length; p += cs) f.tx.push(data.subarray(p, Math.min(p + cs, data.length)));
+    this.heldBytes += data.length;
+    if (f.tx.held >= this.peerWindow || this.heldBytes >= this.tuning.sessionBuffer) {
+      if (!f.readPaused) {
+        f.readPaused = true;
+        f.port?.pause();
+      }
+      this.paused.add(f);
+    }
+    if (f.phase === 'open') {
+      this.ready.add(f);
+      this.pump();
+    }
+  }
+
+  /** The application of flow `id` half-closed (sent its FIN). */
+  flowEnd(id: number): void {
+    const f = this.flows.get(id);
+    if (!f || f.tx.finQueued) return;
+    f.tx.pushFin();
+    this.heldBytes += 1;
+    if (f.phase === 'open') {
+      this.ready.add(f);
+      this.pump();
+    }
+  }
+
+  /** The application of flow `id` can take more bytes. */
+  flowDrain(id: number): void {
+    const f = this.flows.get(id);
+    if (!f) return;
+    f.sinkBlocked = false;
+    this.deliver(f);
+  }
+
+  /** The application's connection of flow `id` failed or was reset. */
+  flowError(id: number, reason: number = Reason.RESET): void {
+    const f = this.flows.get(id);
+    if (f) this.resetFlow(f, reason, 'local');
+  }
+
+  /** Reset every flow (the exit lost its state, or the relay stops). */
+  resetAll(reason: number, tellPeer: boolean): void {
+    for (const f of [...this.flows.values()]) this.resetFlow(f, reason, tellPeer ? 'local' : 'peer');
+  }
+
+  get flowCount(): number {
+    return this.flows.size;
+  }
+
+  /** Stop: reset every flow, say GOAWAY on every path, close them. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.resetAll(Reason.SHUTDOWN, true);
+    this.flush();
+    this.closed = true;
+    this.stopTick();
+    for (const p of [...this.paths.values()]) {
+      try {
+        p.port.sendFrames([{ type: 'GOAWAY', reason: Reason.SHUTDOWN }]);
+      } catch {
+        /* already broken */
+      }
+      this.paths.delete(p.id);
+      p.port.close('relay stopped');
+    }
+  }
+
+  status(): MuxStatus {
+    const now = this.clock.now();
+    let reorder = 0;
+    let opening = 0;
+    for (const f of this.flows.values()) {
+      reorder += f.rx.buffered;
+      if (f.phase !== 'open') opening++;
+    }
+    return {
+      paths: [...this.paths.values()].map((p) => {
+        this.updateRate(p, now);
+        return {
+          id: p.id,
+          slot: p.slot,
+          name: p.name,
+          since: p.since,
+          srttMs: p.meter.srtt,
+          minRttMs: p.meter.minRtt(now),
+          inflight: p.meter.inflight,
+          cap: p.meter.cap(now),
+          txRate: p.rate.txRate,
+          rxRate: p.rate.rxRate,
+          ...p.counters,
+        };
+      }),
+      flows: this.flows.size,
+      opening,
+      reorderBytes: reorder,
+      reorderLimit: this.tuning.reorderBuffer,
+      unackedBytes: this.heldBytes,
+      resentChunks: this.resentTotal,
+      duplicateChunks: this.duplicates,
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Receiving
+
+  private onFrame(p: PathState, f: Frame): void {
+    switch (f.type) {
+      case 'PING':
+        return;
+      case 'PATH_ACK':
+        if (p.meter.onAck(f.received, this.clock.now(), f.time)) this.pump();
+        return;
+      case 'GOAWAY':
+        this.failPath(p, `peer closed the path (${reasonName(f.reason)})`);
+        return;
+      case 'HELLO':
+      case 'WELCOME':
+        throw new RelayProtocolError(`${f.type} after the handshake`);
+      case 'OPEN':
+        if (this.role !== 'exit') throw new RelayProtocolError('OPEN sent to an entry');
+        this.onOpenFrame(f.flow, f.target);
+        return;
+      case 'OPENED': {
+        if (this.role !== 'entry') throw new RelayProtocolError('OPENED sent to an exit');
+        const fl = this.flows.get(f.flow);
+        if (fl && fl.phase === 'opening') {
+          fl.phase = 'open';
+          this.events.onOpened?.(fl.id);
+          if (fl.tx.held > 0) this.ready.add(fl);
+          this.pump();
+        }
+        return;
+      }
+      case 'DATA':
+      case 'FIN': {
+        const fl = this.flows.get(f.flow);
+        if (!fl) return this.staleFrame(f.flow);
+        const r = fl.rx.accept(f.offset, f.type === 'DATA' ? f.data : undefined);
+        if (r === 'new') this.deliver(fl);
+        else if (r === 'dup') {
+          this.duplicates++;
+          this.ackDue.add(fl);
+        }
+        else {
+          this.log.warn({ flow: fl.id, path: p.name, offset: f.offset, result: r }, 'relay flow protocol violation, resetting flow');
+          this.resetFlow(fl, Reason.PROTOCOL, 'local');
+        }
+        return;
+      }
+      case 'ACK': {
+        const fl = this.flows.get(f.flow);
+        if (!fl) return;
+        let freed: number;
+        try {
+          freed = fl.tx.ack(f.offset);
+        } catch (err) {
+          this.log.warn({ flow: fl.id, path: p.name, err: (err as Error).message }, 'relay flow protocol violation, resetting flow');
+          this.resetFlow(fl, Reason.PROTOCOL, 'local');
+          return;
+        }
+        if (freed > 0) {
+          this.heldBytes -= freed;
+          this.resumeSources();
+          if (fl.phase === 'open' && fl.tx.end > fl.tx.acked) this.ready.add(fl);
+          this.pump();
+        }
+        this.maybeDone(fl);
+        return;
+      }
+      case 'RST': {
+        const fl = this.flows.get(f.flow);
+        if (fl) this.resetFlow(fl, f.reason, 'peer');
+        return;
+      }
+    }
+  }
+
+  private onOpenFrame(id: number, target: Target): void {
+    const existing = this.flows.get(id);
+    if (existing) {
+      if (existing.phase === 'open') this.queueCtl({ type: 'OPENED', flow: id }, (pid) => (existing.ctlPath = pid));
+      return;
+    }
+    const tomb = this.tombstones.get(id);
+    if (tomb) {
+      this.queueCtl({ type: 'RST', flow: id, reason: tomb.reason ?? Reason.UNKNOWN_FLOW });
+      return;
+    }
+    this.newFlow(id, 'connecting', undefined, target);
+    this.events.onOpen?.(id, target);
+  }
+
+  /** DATA or FIN for a flow we do not have: re-acknowledge a finished one, reset anything else. */
+  private staleFrame(id: number): void {
+    const tomb = this.tombstones.get(id);
+    if (tomb && tomb.reason === undefined) this.queueCtl({ type: 'ACK', flow: id, offset: tomb.rxEnd });
+    else this.queueCtl({ type: 'RST', flow: id, reason: tomb?.reason ?? Reason.UNKNOWN_FLOW });
+  }
+
+  /** Hand in-order bytes to the application while it takes them. */
+  private deliver(f: FlowState): void {
+    if (!f.port || f.sinkBlocked) return;
+    let moved = false;
+    for (;;) {
+      const it = f.rx.pull();
+      if (!it) break;
+      moved = true;
+      if (it.data) {
+        if (!f.port.write(it.data)) {
+          f.sinkBlocked = true;
+          break;
+        }
+      } else f.port.end();
+    }
+    if (moved) {
+      this.ackDue.add(f);
+      this.scheduleFlush();
+      this.maybeDone(f);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Sending
+
+  /** Give chunks to paths with room, flows in round-robin order. */
+  private pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.pumpOnce();
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pumpOnce(): void {
+    if (this.ready.size === 0 || this.paths.size === 0) return;
+    const now = this.clock.now();
+    for (const p of this.paths.values()) this.refreshView(p, now);
+    while (this.ready.size > 0) {
+      const f = this.ready.values().next().value as FlowState;
+      const item = f.phase === 'open' ? f.tx.peek(this.peerWindow) : undefined;
+      if (!item) {
+        this.ready.delete(f);
+        continue;
+      }
+      const wire = (item.data ? DATA_HEADER_LEN + item.len : 11) + RECORD_OVERHEAD;
+      const pid = pickDataPath(this.views(), wire);
+      if (pid === undefined) return;
+      const p = this.paths.get(pid)!;
+      this.sendItem(p, f, item, now);
+      this.ready.delete(f);
+      this.ready.add(f);
+    }
+  }
+
+  private sendItem(p: PathState, f: FlowState, item: TxItem, now: number): void {
+    const bytes = item.data ? p.port.sendData(f.id, item.off, item.data) : p.port.sendFrames([{ type: 'FIN', flow: f.id, offset: item.off }]);
+    if (item.sends > 0) p.counters.retransmittedChunks++;
+    f.tx.sent(item, p.id);
+    p.meter.onSend(bytes, true, now);
+    p.counters.txBytes += bytes;
+    this.refreshView(p, now);
+  }
+
+  private *views(): Iterable<PathView> {
+    for (const p of this.paths.values()) yield p.view;
+  }
+
+  private refreshView(p: PathState, now: number): void {
+    p.view.inflight = p.meter.inflight;
+    p.view.cap = p.meter.cap(now);
+    p.view.srtt = p.meter.srtt;
+    p.view.rate = p.meter.maxRate(now);
+  }
+
+  private queueCtl(frame: Frame, sentOn?: (pathId: number) => void): void {
+    this.pending.push(sentOn ? { frame, sentOn } : { frame });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued || this.closed) return;
+    this.flushQueued = true;
+    this.clock.defer(() => this.flush());
+  }
+
+  /** Send what is owed: flow ACKs and queued control frames on the best path, PATH_ACK and PING on each path. */
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.paths.size === 0) return;
+    const now = this.clock.now();
+    for (const p of this.paths.values()) this.refreshView(p, now);
+    const shared: Pending[] = this.pending;
+    this.pending = [];
+    for (const f of this.ackDue) shared.push({ frame: { type: 'ACK', flow: f.id, offset: f.rx.delivered } });
+    this.ackDue.clear();
+    const ctlId = shared.length > 0 ? pickControlPath(this.views()) : undefined;
+    for (const p of [...this.paths.values()]) {
+      const frames: Pending[] = p.id === ctlId ? shared : [];
+      if (p.ackOwed) {
+        p.ackOwed = false;
+        frames.push({ frame: { type: 'PATH_ACK', received: p.rxBytes, time: Math.floor(p.rxTime) } });
+      }
+      if (p.pingOwed) {
+        p.pingOwed = false;
+        if (!frames.some((x) => isEliciting(x.frame))) frames.push({ frame: { type: 'PING' } });
+      }
+      if (frames.length > 0) this.sendControl(p, frames, now);
+    }
+  }
+
+  private sendControl(p: PathState, items: readonly Pending[], now: number): void {
+    let batch: Frame[] = [];
+    let size = 0;
+    const out = () => {
+      if (batch.length === 0) return;
+      const bytes = p.port.sendFrames(batch);
+      p.meter.onSend(bytes, batch.some(isEliciting), now);
+      p.counters.txBytes += bytes;
+      batch = [];
+      size = 0;
+    };
+    for (const it of items) {
+      const s = frameSize(it.frame);
+      if (size + s > CONTROL_RECORD_TARGET) out();
+      batch.push(it.frame);
+      size += s;
+      it.sentOn?.(p.id);
+    }
+    out();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Failure, completion, timers
+
+  private failPath(p: PathState, reason: string): void {
+    if (!this.paths.delete(p.id)) return;
+    p.port.close(reason);
+    this.log.warn({ path: p.name, slot: p.slot, reason, inflight: p.meter.inflight }, 'relay path down');
+    for (const f of this.flows.values()) {
+      const n = f.tx.pathFailed(p.id);
+      if (n > 0) {
+        p.counters.resentChunks += n;
+        this.resentTotal += n;
+        if (f.phase === 'open') this.ready.add(f);
+      }
+      if (f.ctlPath === p.id) {
+        if (f.phase === 'opening' && f.target) this.queueCtl({ type: 'OPEN', flow: f.id, target: f.target }, (pid) => (f.ctlPath = pid));
+        else if (this.role === 'exit' && f.phase === 'open') this.queueCtl({ type: 'OPENED', flow: f.id }, (pid) => (f.ctlPath = pid));
+      }
+      // Our acknowledgements may have gone down with the path: say them again.
+      this.ackDue.add(f);
+    }
+    for (const t of this.tombstones.values()) {
+      if (t.rstPath === p.id && t.reason !== undefined) {
+        const tomb = t;
+        this.queueCtl({ type: 'RST', flow: t.id, reason: t.reason }, (pid) => (tomb.rstPath = pid));
+      }
+    }
+    this.events.onPathDown?.(p.id, reason);
+    this.scheduleFlush();
+    this.pump();
+  }
+
+  private newFlow(id: number, phase: Phase, port: FlowPort | undefined, target: Target | undefined): FlowState {
+    const f: FlowState = {
+      id,
+      port,
+      phase,
+      target,
+      tx: new SendStream(),
+      rx: new ReceiveStream(this.tuning.reorderBuffer),
+      readPaused: false,
+      sinkBlocked: false,
+      ctlPath: -1,
+      openedAt: this.clock.now(),
+    };
+    this.flows.set(id, f);
+    return f;
+  }
+
+  private maybeDone(f: FlowState): void {
+    if (!f.tx.done || !f.rx.finished || !this.flows.has(f.id)) return;
+    this.forget(f);
+    this.bury({ id: f.id, reason: undefined, rxEnd: f.rx.delivered, rstPath: -1, expires: this.clock.now() + TOMBSTONE_MS });
+    this.events.onFlowEnd?.(f.id, { how: 'done' });
+  }
+
+  private resetFlow(f: FlowState, reason: number, by: 'local' | 'peer'): void {
+    if (!this.flows.has(f.id)) return;
+    this.forget(f);
+    this.ackDue.delete(f);
+    f.port?.reset();
+    const tomb: Tombstone = { id: f.id, reason, rxEnd: f.rx.delivered, rstPath: -1, expires: this.clock.now() + TOMBSTONE_MS };
+    this.bury(tomb);
+    if (by === 'local') this.queueCtl({ type: 'RST', flow: f.id, reason }, (pid) => (tomb.rstPath = pid));
+    this.log.debug({ flow: f.id, reason: reasonName(reason), by }, 'relay flow reset');
+    this.events.onFlowEnd?.(f.id, { how: 'reset', reason, by });
+  }
+
+  /** Drop a flow's state. Its owed ACK (if any) still goes out: the final one completes the peer's stream. */
+  private forget(f: FlowState): void {
+    this.flows.delete(f.id);
+    this.ready.delete(f);
+    this.paused.delete(f);
+    this.heldBytes -= f.tx.held;
+    this.resumeSources();
+  }
+
+  private bury(t: Tombstone): void {
+    this.tombstones.set(t.id, t);
+    this.tombQueue.push(t);
+  }
+
+  private resumeSources(): void {
+    if (this.paused.size === 0 || this.heldBytes >= this.tuning.sessionBuffer) return;
+    for (const f of this.paused) {
+      if (f.tx.held >= this.peerWindow) continue;
+      this.paused.delete(f);
+      if (f.readPaused) {
+        f.readPaused = false;
+        f.port?.resume();
+      }
+      if (this.heldBytes >= this.tuning.sessionBuffer) break;
+    }
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    const timeout = this.tuning.pathTimeout;
+    for (const p of [...this.paths.values()]) {
+      const waited = p.meter.unansweredFor(now);
+      if (waited > timeout) {
+        this.failPath(p, `no acknowledgement for ${Math.round(waited)} ms (timeout ${timeout} ms)`);
+        continue;
+      }
+      if (now - p.meter.lastElicitingSent >= timeout / 4) {
+        p.pingOwed = true;
+        this.scheduleFlush();
+      }
+      this.updateRate(p, now);
+    }
+    const openTimeout = this.tuning.openTimeout;
+    if (this.role === 'entry' && openTimeout !== undefined) {
+      for (const f of [...this.flows.values()]) {
+        if (f.phase === 'opening' && now - f.openedAt > openTimeout) {
+          this.log.warn({ flow: f.id, ms: Math.round(now - f.openedAt) }, 'relay flow open timed out');
+          this.resetFlow(f, Reason.TIMEOUT, 'local');
+        }
+      }
+    }
+    while (this.tombQueue.length > 0 && this.tombQueue[0]!.expires <= now) {
+      const t = this.tombQueue.shift()!;
+      if (this.tombstones.get(t.id) === t) this.tombstones.delete(t.id);
+    }
+  }
+
+  private updateRate(p: PathState, now: number): void {
+    const dt = now - p.rate.at;
+    if (dt < RATE_INTERVAL_MS) return;
+    p.rate.txRate = ((p.counters.txBytes - p.rate.tx) * 1000) / dt;
+    p.rate.rxRate = ((p.counters.rxBytes - p.rate.rx) * 1000) / dt;
+    p.rate.at = now;
+    p.rate.tx = p.counters.txBytes;
+    p.rate.rx = p.counters.rxBytes;
+  }
+}

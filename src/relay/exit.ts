@@ -1,0 +1,224 @@
+/**
+ * The relay exit: accepts path connections on `listen`, authenticates each (a connection that
+ * fails the handshake is closed and logged, and nothing else changes), groups them into sessions
+ * by the entry's session id, and connects each flow to its target, but only when the allow-list
+ * permits the target (CIDR and port range). A refused open is answered with RST(not-allowed) and
+ * logged. A session whose paths are all gone is kept for a while (its flows wait for a path to
+ * come back), then dropped with its flows.
+ */
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { AllowRule, RelayExitConfig, RelayTuningConfig } from '../config/schema.js';
+import { formatEndpoint } from '../config/values.js';
+import { errorMessage } from '../errors.js';
+import type { Clock } from './core/clock.js';
+import { Mux } from './core/mux.js';
+import { isAllowed } from './core/allow.js';
+import { Reason } from './protocol/constants.js';
+import type { Target } from './protocol/frames.js';
+import { serverHandshake, sendWelcome } from './net/handshake.js';
+import { SocketFlow } from './net/flow-socket.js';
+import { closeServer, listen, muxTuning } from './entry.js';
+import type { RelayExitStatus } from './status.js';
+import { muxCounters, pathStatus } from './status-collect.js';
+
+export interface ExitDeps {
+  logger: Logger;
+  clock: Clock;
+}
+
+/** A target connect that takes longer than this fails the flow (ms). */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+interface Session {
+  id: Buffer;
+  hex: string;
+  incarnation: Buffer;
+  entry: string;
+  mux: Mux;
+  paths: Map<number, { name: string; remote: string; since: number }>;
+  pending: Map<number, net.Socket>;
+  cancelLinger: (() => void) | undefined;
+}
+
+export class RelayExit {
+  private server: net.Server | undefined;
+  private readonly sessions = new Map<string, Session>();
+  private allow: readonly AllowRule[];
+  private refused = 0;
+  private rejected = 0;
+  private connectFailed = 0;
+  private readonly log: Logger;
+  private stopped = false;
+
+  constructor(
+    readonly cfg: RelayExitConfig,
+    readonly tuning: RelayTuningConfig,
+    private readonly key: Buffer,
+    private readonly deps: ExitDeps,
+  ) {
+    this.log = deps.logger.child({ role: 'exit' });
+    this.allow = cfg.allow;
+  }
+
+  /** How long a session without paths keeps its flows (ms). */
+  get lingerMs(): number {
+    return Math.max(30_000, 6 * this.tuning.retryMax);
+  }
+
+  async start(): Promise<void> {
+    const server = net.createServer({ noDelay: true }, (s) => this.onConnection(s));
+    this.server = server;
+    await listen(server, this.cfg.listen, 'relay.exit');
+    this.log.info({ listen: formatEndpoint(this.cfg.listen), allow: this.cfg.allow.length }, 'relay exit listening');
+  }
+
+  /** New allow-list (reload): applies to opens from now on; open flows are left alone. */
+  setAllow(allow: readonly AllowRule[]): void {
+    this.allow = allow;
+  }
+
+  private onConnection(sock: net.Socket): void {
+    const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    sock.on('error', () => undefined);
+    const timeout = Math.max(2 * this.tuning.pathTimeout, 1000);
+    serverHandshake(sock, this.key, timeout).then(
+      ({ hello, sealer, finish }) => {
+        if (this.stopped) {
+          sock.destroy();
+          return;
+        }
+        const slash = hello.name.indexOf('/');
+        const entry = slash >= 0 ? hello.name.slice(0, slash) : '?';
+        const name = slash >= 0 ? hello.name.slice(slash + 1) : hello.name;
+        const s = this.session(hello.session, entry);
+        sendWelcome(sock, sealer, { incarnation: s.incarnation, window: this.tuning.reorderBuffer });
+        const conn = finish();
+        const id = s.mux.addPath(conn, { slot: hello.slot, name, peerWindow: hello.window });
+        s.paths.set(id, { name, remote, since: this.deps.clock.now() });
+        s.cancelLinger?.();
+        s.cancelLinger = undefined;
+        conn.attach({
+          record: (frames, bytes) => s.mux.pathRecord(id, frames, bytes),
+          closed: (reason, error) => {
+            if (error) this.log.warn({ session: s.hex, entry: s.entry, path: name, remote, err: error.message }, 'relay path dropped: a record failed authentication or parsing');
+            s.mux.pathClosed(id, reason);
+          },
+        });
+      },
+      (err: unknown) => {
+        this.rejected++;
+        this.log.warn({ remote, err: errorMessage(err) }, 'relay connection rejected');
+        sock.destroy();
+      },
+    );
+  }
+
+  private session(id: Buffer, entry: string): Session {
+    const hex = id.toString('hex');
+    const found = this.sessions.get(hex);
+    if (found) return found;
+    const log = this.log.child({ session: hex.slice(0, 8), entry });
+    const s: Session = {
+      id,
+      hex,
+      incarnation: randomBytes(8),
+      entry,
+      paths: new Map(),
+      pending: new Map(),
+      cancelLinger: undefined,
+      mux: undefined as unknown as Mux,
+    };
+    s.mux = new Mux('exit', muxTuning(this.tuning), this.deps.clock, log, {
+      onOpen: (flow, target) => this.openTarget(s, flow, target),
+      onFlowEnd: (flow) => {
+        const p = s.pending.get(flow);
+        if (p) {
+          s.pending.delete(flow);
+          p.destroy();
+        }
+      },
+      onPathDown: (pid) => {
+        s.paths.delete(pid);
+        if (s.mux.pathCount === 0 && !s.cancelLinger && !this.stopped) {
+          s.cancelLinger = this.deps.clock.after(this.lingerMs, () => this.dropSession(s, 'no path for too long'));
+        }
+      },
+    });
+    this.sessions.set(hex, s);
+    log.info('relay session opened');
+    return s;
+  }
+
+  private dropSession(s: Session, reason: string): void {
+    this.log.info({ session: s.hex.slice(0, 8), entry: s.entry, flows: s.mux.flowCount, reason }, 'relay session closed');
+    this.sessions.delete(s.hex);
+    s.cancelLinger?.();
+    for (const p of s.pending.values()) p.destroy();
+    s.mux.close();
+  }
+
+  private openTarget(s: Session, flow: number, t: Target): void {
+    const target = formatEndpoint(t);
+    if (!isAllowed(this.allow, t)) {
+      this.refused++;
+      this.log.warn({ session: s.hex.slice(0, 8), entry: s.entry, flow, target }, 'relay open refused: target not in the allow-list');
+      s.mux.refuseFlow(flow, Reason.NOT_ALLOWED);
+      return;
+    }
+    const sock = net.connect({ host: t.host, port: t.port, family: t.family, allowHalfOpen: true });
+    s.pending.set(flow, sock);
+    let connected = false;
+    const timer = this.deps.clock.after(CONNECT_TIMEOUT_MS, () => sock.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })));
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (connected) return;
+      timer();
+      if (s.pending.get(flow) !== sock) return;
+      s.pending.delete(flow);
+      this.connectFailed++;
+      this.log.info({ flow, target, err: err.code ?? err.message }, 'relay target connect failed');
+      s.mux.refuseFlow(flow, err.code === 'ECONNREFUSED' ? Reason.CONNECT_REFUSED : Reason.UNREACHABLE);
+    });
+    sock.once('connect', () => {
+      connected = true;
+      timer();
+      if (s.pending.get(flow) !== sock) {
+        sock.destroy();
+        return;
+      }
+      s.pending.delete(flow);
+      const port = new SocketFlow(sock);
+      s.mux.acceptFlow(flow, port);
+      port.bind(s.mux, flow);
+    });
+  }
+
+  status(): RelayExitStatus {
+    const now = this.deps.clock.now();
+    return {
+      listen: formatEndpoint(this.cfg.listen),
+      refused: this.refused,
+      rejected: this.rejected,
+      connectFailed: this.connectFailed,
+      sessions: [...this.sessions.values()].map((s) => {
+        const m = s.mux.status();
+        return {
+          entry: s.entry,
+          session: s.hex.slice(0, 8),
+          paths: m.paths.map((mp) => {
+            const info = s.paths.get(mp.id);
+            return pathStatus(mp.name, 'up', undefined, undefined, info?.remote ?? '?', mp, now - (info?.since ?? now));
+          }),
+          ...muxCounters(m),
+        };
+      }),
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const s of [...this.sessions.values()]) this.dropSession(s, 'relay exit stopping');
+    await closeServer(this.server);
+  }
+}
