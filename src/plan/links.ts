@@ -3,7 +3,8 @@
  * index, mark and table, and per family whether the kernel can route through it now.
  *
  * A family is routable when the interface exists and is administratively up, has an address of
- * that family, and has a next hop (a gateway, or point-to-point). A link without a view yet is
+ * that family, and has a next hop (a gateway, point-to-point, or a default route straight onto the
+ * device as health learned it). A link without a view yet is
  * `probing` with nothing observed. Pure.
  */
 import type { Config, LinkConfig } from '../config/schema.js';
@@ -34,7 +35,7 @@ export function resolveLinks(config: Config, views: readonly LinkView[], marks: 
       for (const f of FAMILIES) {
         const a = f === 4 ? obs.ipv4 : obs.ipv6;
         if (!a) continue;
-        if (a.gateway === undefined && !obs.pointToPoint) continue;
+        if (a.gateway === undefined && !obs.pointToPoint && a.gatewaySource !== 'device') continue;
         routes[f] = { dev: { name: cfg.interface, ifindex: obs.ifindex }, addressing: a, pointToPoint: obs.pointToPoint, carrier: obs.carrier };
       }
     }

@@ -18,7 +18,7 @@ async function views(cfg: ReturnType<typeof validateConfig>, offline: string[]):
     const k = links.find((x) => x.name === l.interface)!;
     const fam = (f: 4 | 6) => {
       const a = addrs.find((x) => x.family === f && x.ifindex === k.ifindex && x.scope === 0);
-      return a ? { address: a.local, prefixLen: a.prefixLen, gateway: f === 4 ? l.gateway?.ipv4 : l.gateway?.ipv6 } : undefined;
+      return a ? { address: a.local, prefixLen: a.prefixLen, gateway: f === 4 ? l.gateway?.ipv4 : l.gateway?.ipv6, gatewaySource: 'config' as const } : undefined;
     };
     return {
       name: l.name,

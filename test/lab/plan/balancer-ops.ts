@@ -26,7 +26,7 @@ async function observe(cfg: Config, states: Record<string, LinkInput>): Promise<
     const fam = (f: 4 | 6) => {
       const a = addrs.find((x) => x.family === f && x.ifindex === k?.ifindex && x.scope === 0);
       if (!a) return undefined;
-      return { address: a.local, prefixLen: a.prefixLen, gateway: f === 4 ? l.gateway?.ipv4 : l.gateway?.ipv6 };
+      return { address: a.local, prefixLen: a.prefixLen, gateway: f === 4 ? l.gateway?.ipv4 : l.gateway?.ipv6, gatewaySource: 'config' as const };
     };
     const s = states[l.name] ?? { state: 'online' as const };
     return {

@@ -50,8 +50,8 @@ export function view(name: string, i: number, weight: number, spec: ViewSpec = {
       ipv4:
         spec.v4 === false
           ? undefined
-          : { address: `198.18.${i}.1`, prefixLen: p2p ? 32 : 24, gateway: p2p ? undefined : 'gateway4' in spec ? spec.gateway4 : `198.18.${i}.254` },
-      ipv6: spec.v6 === false ? undefined : { address: `2001:db8:${i}::1`, prefixLen: 64, gateway: p2p ? undefined : `fe80::${i}` },
+          : { address: `198.18.${i}.1`, prefixLen: p2p ? 32 : 24, gateway: p2p ? undefined : 'gateway4' in spec ? spec.gateway4 : `198.18.${i}.254`, gatewaySource: p2p ? 'device' : 'gateway4' in spec && spec.gateway4 === undefined ? 'none' : 'config' },
+      ipv6: spec.v6 === false ? undefined : { address: `2001:db8:${i}::1`, prefixLen: 64, gateway: p2p ? undefined : `fe80::${i}`, gatewaySource: p2p ? 'device' : 'config' },
     },
   };
 }
