@@ -151,12 +151,15 @@ test('garbage, truncated, replayed and tampered input on the exit: dropped and l
   assert.ok(why.some((w) => /record length/.test(w)), why.join(' | '));
   assert.ok(why.some((w) => /failed authentication/.test(w)), why.join(' | '));
 
-  // Tamper with a live path: one bit flipped well after its handshake drops that path, which is
+  // Tamper with a live path: one bit flipped 20 KB in (well after its handshake, early enough that
+  // a freshly rejoined path surely carries it) drops that path, which is
   // logged; the transfer completes exactly over the other path and the dropped one comes back.
   // The proxy corrupts its next connection: make the entry reconnect p2 through it.
   await s.proxies[1]!.kill();
   await s.proxies[1]!.revive();
-  s.proxies[1]!.corruptAt = 200_000;
+  s.proxies[1]!.corruptAt = 20_000;
+  // p2 must be up through the corrupting proxy before the transfer, or it may all go over p1.
+  await waitFor('p2 reconnected through the corrupting proxy', () => pathsUp(s) === 2);
   const second = await client(s.entryPort, 8 * MB, 4, 8 * MB);
   assert.equal(second.replySha, patternSha(1000, 8 * MB));
   assert.equal(second.trailer, patternSha(4, 8 * MB));
