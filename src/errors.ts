@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'WB_RELAY_PROTOCOL'
   | 'WB_RELAY_REFUSED'
   | 'WB_RELAY_LISTEN'
+  | 'WB_METRICS_LISTEN'
   | 'WB_TIMEOUT'
   | 'WB_INTERNAL';
 

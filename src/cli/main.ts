@@ -8,6 +8,9 @@ import { keygen } from './commands/keygen.js';
 import { run } from './commands/run.js';
 import { status } from './commands/status.js';
 import { lab } from './commands/lab.js';
+import { link } from './commands/link.js';
+import { set } from './commands/set.js';
+import { events } from './commands/events.js';
 import { UsageError, WanbraidError } from '../errors.js';
 import { version } from '../version.js';
 
@@ -15,10 +18,12 @@ export const COMMANDS: Record<string, Command> = {
   run,
   check,
   status,
+  events,
+  link,
+  set,
   keygen,
   lab,
 };
-
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));

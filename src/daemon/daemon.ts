@@ -3,14 +3,19 @@
  * lifecycle. Contract:
  * - `Daemon.load` validates the configuration before anything on the system is touched; an
  *   invalid one is refused with every problem listed.
- * - `start` brings the control socket and subsystems up and applies the first plan; `ready`
- *   resolves (and systemd is told READY=1) only after that.
- * - `reload` (SIGHUP) reads the file again; an invalid file is refused and logged, and the
- *   running configuration stays in force. Reloads are serialised.
+ * - `start` brings up, in order: the control socket, the relay roles (whose key files are read
+ *   first: a bad key refuses the start before the kernel is touched), link health, and balancing;
+ *   `start` resolves — and systemd is told READY=1 — only after the first plan is applied.
+ * - Every change of a link's view (health: probes, carrier, addresses, overrides, schedules) is
+ *   published as a `link` event, handed to the relay (which link paths may connect, from which
+ *   source address), and applied to the kernel (coalesced: the newest view wins).
+ * - `reload` (SIGHUP) reads the file again; an invalid file (or an unreadable relay key) is
+ *   refused and logged, and the running configuration stays in force. Reloads are serialised.
  * - `stop` (SIGTERM/SIGINT) undoes everything the daemon created, in reverse order.
  * Bad input on the control socket never reaches beyond an error reply.
  */
 import { EventEmitter } from 'node:events';
+import { dirname } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger, effectiveLevel, type Logger } from '../log.js';
@@ -18,8 +23,18 @@ import { WanbraidError, errorMessage, ConfigError } from '../errors.js';
 import { StatusServer } from '../status/server.js';
 import type { Request } from '../status/protocol.js';
 import type { LinkStatus, StatusObject } from '../status/types.js';
-import { describeReason, type LinkView } from '../model.js';
+import { MetricsServer } from '../status/metrics-server.js';
+import { describeReason, isUsable, type LinkView } from '../model.js';
 import { version } from '../version.js';
+import { HealthManager } from '../health/manager.js';
+import { RtnlKernelSource } from '../health/rtnl-source.js';
+import { createProber } from '../health/probers/index.js';
+import { statusFields, type LinkHealth } from '../health/status.js';
+import { snapshotViews } from '../health/snapshot-views.js';
+import { RTPROT_WANBRAID } from '../kernel/rtnl/index.js';
+import { Balancer, type ApplyReport } from '../kernel/balancer.js';
+import { balancerMetricFamilies, type BalancerStatus, type LinkBalance } from '../kernel/balancer-status.js';
+import { startRelay, type LinkAddresses, type RelayHandle } from '../relay/relay.js';
 import { nullNotifier, type Notifier } from './notify.js';
 
 export interface DaemonOptions {
@@ -30,6 +45,11 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** The relay's view of this host's links, from health's views. */
+export function relayLinks(views: readonly LinkView[]): Map<string, LinkAddresses> {
+  return new Map(views.map((v) => [v.name, { usable: isUsable(v), ipv4: v.observation.ipv4?.address, ipv6: v.observation.ipv6?.address }]));
+}
+
 export class Daemon extends EventEmitter {
   private config: Config;
   private configLoadedAt = new Date();
@@ -37,8 +57,13 @@ export class Daemon extends EventEmitter {
   private readonly logger: Logger;
   private readonly notifier: Notifier;
   private server: StatusServer | undefined;
-  private views = new Map<string, LinkView>();
+  private health: HealthManager | undefined;
+  private balancer: Balancer | undefined;
+  private relay: RelayHandle | undefined;
+  private metrics: MetricsServer | undefined;
   private reloading: Promise<void> = Promise.resolve();
+  private applying: Promise<unknown> = Promise.resolve();
+  private started = false;
   private stopped = false;
   private watchdog: NodeJS.Timeout | undefined;
 
@@ -66,10 +91,119 @@ export class Daemon extends EventEmitter {
     this.logger.info({ config: this.opts.configPath, links: cfg.links.length, version: version() }, 'starting');
     this.server = new StatusServer({ path: cfg.status.socket, group: cfg.status.group, logger: this.logger, handler: (r) => this.handle(r) });
     await this.server.start();
-    this.initialViews(cfg);
-    this.notifier.ready(`${cfg.links.length} links`);
+    if (cfg.relay || cfg.forwards.length > 0) this.relay = await startRelay(cfg, { logger: this.logger, links: new Map() });
+    if (this.stopped) return;
+    if (cfg.links.length > 0) await this.startBalancing(cfg);
+    if (this.stopped) return;
+    if (cfg.metrics) await this.startMetrics(cfg.metrics.listen);
+    this.started = true;
+    const report = this.balancer ? await this.applying : undefined;
+    this.notifier.ready(this.readyText(report as ApplyReport | undefined));
     this.startWatchdog();
     this.logger.info({ socket: cfg.status.socket }, 'ready');
+  }
+
+  private async startBalancing(cfg: Config): Promise<void> {
+    // State that must survive a crash (the sysctls found before start) lives beside the socket,
+    // in systemd's RuntimeDirectory.
+    this.balancer = Balancer.open({ logger: this.logger, stateDir: dirname(cfg.status.socket) });
+    // Tables and `from <address>` rules first, so that the first probe round already leaves
+    // through its own link.
+    const kernel = new RtnlKernelSource();
+    const snap = await snapshotViews(cfg, kernel, (l) => ({ state: l.initialState, weight: l.weight }), { ownProtocol: RTPROT_WANBRAID });
+    await kernel.close();
+    if (snap.error) this.logger.warn({ err: snap.error }, 'cannot read the interfaces before probing; link tables follow once health sees them');
+    else this.reportApply('start', await this.balancer.apply(cfg, snap.views));
+    if (this.stopped) return;
+    const health = new HealthManager({ logger: this.logger, config: cfg, kernel: new RtnlKernelSource(), createProber, ownRouteProtocol: RTPROT_WANBRAID });
+    this.health = health;
+    health.on('change', (view, prev) => this.onLinkChange(view, prev));
+    health.on('removed', (prev) => this.publish('link', { link: prev.name, state: 'removed', prev: prev.state }));
+    await health.start();
+    void this.scheduleApply('health');
+  }
+
+  private async startMetrics(listen: { host: string; port: number }): Promise<void> {
+    const m = new MetricsServer({ host: listen.host, port: listen.port, logger: this.logger });
+    if (this.health) {
+      const h = this.health;
+      m.addCollector(() => h.metrics());
+    }
+    if (this.balancer) {
+      const b = this.balancer;
+      m.addCollector(async () => balancerMetricFamilies(await b.status()));
+    }
+    await m.start();
+    this.metrics = m;
+  }
+
+  private readyText(report: ApplyReport | undefined): string {
+    const c = this.config;
+    const parts = [`${c.links.length} links`];
+    if (report) parts.push(report.ok ? 'plan applied' : `plan applied with ${report.failures.length} failures`);
+    if (this.relay) parts.push('relay up');
+    return parts.join(', ');
+  }
+
+  private onLinkChange(view: LinkView, prev: LinkView | undefined): void {
+    if (this.stopped) return;
+    if (!prev || prev.state !== view.state) {
+      this.publish('link', {
+        link: view.name,
+        interface: view.interface,
+        state: view.state,
+        prev: prev?.state ?? null,
+        reason: describeReason(view.reason),
+        reasonKind: view.reason.kind,
+        since: new Date(view.since).toISOString(),
+        weight: view.weight,
+      });
+    }
+    if (this.health) this.relay?.setLinks(relayLinks(this.health.views()));
+    void this.scheduleApply(`link ${view.name}`);
+  }
+
+  /**
+   * Apply the plan for the current config and views. The balancer runs one apply at a time and
+   * skips superseded ones, so a burst of changes costs at most two applies.
+   */
+  private scheduleApply(why: string): Promise<ApplyReport | undefined> {
+    const b = this.balancer;
+    const h = this.health;
+    if (!b || !h || this.stopped) return Promise.resolve(undefined);
+    const p = b.apply(this.config, h.views()).then(
+      (report) => {
+        if (!report.superseded) this.reportApply(why, report);
+        return report;
+      },
+      (err: unknown) => {
+        if (this.stopped) return undefined;
+        this.logger.error({ op: 'apply', why, err: errorMessage(err) }, 'applying the plan failed');
+        this.publish('error', { source: 'balancer', message: errorMessage(err) });
+        return undefined;
+      },
+    );
+    this.applying = p;
+    return p;
+  }
+
+  private reportApply(why: string, r: ApplyReport): void {
+    const changes = r.routing.results.length + (r.nft.op === 'none' ? 0 : 1) + r.conntrack.length + r.sysctl.changed.length;
+    const body = {
+      ok: r.ok,
+      why,
+      durationMs: Math.round(r.durationMs * 10) / 10,
+      nft: r.nft.op,
+      routingChanges: r.routing.results.length,
+      conntrackFlushed: r.conntrack.map((c) => c.link),
+      failures: r.failures,
+    };
+    if (!r.ok) {
+      this.logger.error({ op: 'apply', ...body }, 'plan applied with failures');
+      this.publish('error', { source: 'balancer', message: r.failures.join('; ') });
+    } else if (changes > 0) this.logger.info({ op: 'apply', ...body }, 'plan applied');
+    else this.logger.debug({ op: 'apply', ...body }, 'plan unchanged');
+    if (changes > 0 || !r.ok) this.publish('plan', body);
   }
 
   /** Re-read the configuration file; keeps the running one when the new one is invalid. */
@@ -78,29 +212,55 @@ export class Daemon extends EventEmitter {
     return this.reloading;
   }
 
+  private refuseReload(issues: string[]): void {
+    this.logger.error({ config: this.opts.configPath, issues }, 'reload refused: the new configuration is invalid; the running one stays in force');
+    this.publish('reload', { ok: false, issues });
+    this.notifier.ready('reload refused');
+  }
+
   private async doReload(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || !this.started) return;
     this.notifier.reloading();
     let next: Config;
     try {
       next = loadConfigFile(this.opts.configPath);
     } catch (err) {
-      const issues = err instanceof ConfigError ? err.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)) : [errorMessage(err)];
-      this.logger.error({ config: this.opts.configPath, issues }, 'reload refused: the new configuration is invalid; the running one stays in force');
-      this.publish('reload', { ok: false, issues });
-      this.notifier.ready('reload refused');
+      this.refuseReload(err instanceof ConfigError ? err.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)) : [errorMessage(err)]);
       return;
     }
     if (next.status.socket !== this.config.status.socket) {
       this.logger.warn({ socket: next.status.socket }, 'status.socket changed: takes effect on restart');
       next = { ...next, status: this.config.status };
     }
+    if (JSON.stringify(next.metrics) !== JSON.stringify(this.config.metrics)) {
+      this.logger.warn({ metrics: next.metrics?.listen }, 'metrics.listen changed: takes effect on restart');
+      next = { ...next, metrics: this.config.metrics };
+    }
+    if ((next.links.length > 0) !== (this.config.links.length > 0)) {
+      this.refuseReload([next.links.length > 0 ? 'links: adding the first links needs a restart' : 'links: removing every link needs a restart']);
+      return;
+    }
+    const relayWanted = next.relay !== undefined || next.forwards.length > 0;
+    const warnings: string[] = [];
+    try {
+      if (this.relay) await this.relay.reload(next);
+      else if (relayWanted) this.relay = await startRelay(next, { logger: this.logger, links: this.health ? relayLinks(this.health.views()) : new Map() });
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        this.refuseReload(err.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)));
+        return;
+      }
+      // Listening failures: the rest of the new configuration is in force; say what is not.
+      warnings.push(errorMessage(err));
+      this.logger.error({ op: 'reload', err: errorMessage(err) }, 'relay: part of the new configuration could not start');
+    }
     this.config = next;
     this.configLoadedAt = new Date();
-    this.initialViews(next);
-    this.logger.info({ config: this.opts.configPath, links: next.links.length }, 'reloaded');
-    this.publish('reload', { ok: true });
-    this.notifier.ready(`${next.links.length} links`);
+    this.health?.reload(next);
+    const report = await this.scheduleApply('reload');
+    this.logger.info({ config: this.opts.configPath, links: next.links.length, planOk: report?.ok }, 'reloaded');
+    this.publish('reload', { ok: true, ...(warnings.length > 0 ? { warnings } : {}) });
+    this.notifier.ready(this.readyText(report));
   }
 
   async stop(): Promise<void> {
@@ -110,55 +270,49 @@ export class Daemon extends EventEmitter {
     if (this.watchdog) clearInterval(this.watchdog);
     this.logger.info('stopping');
     await this.reloading.catch(() => undefined);
-    await this.server?.stop();
+    const step = async (what: string, f: () => Promise<unknown>) => {
+      try {
+        await f();
+      } catch (err) {
+        this.logger.error({ op: 'stop', step: what, err: errorMessage(err) }, `stop: ${what} failed`);
+      }
+    };
+    await step('metrics', async () => this.metrics?.stop());
+    await step('relay', async () => this.relay?.stop());
+    await step('health', async () => {
+      await this.health?.stop();
+      await this.health?.hooksIdle();
+    });
+    await step('balancer', async () => {
+      const r = await this.balancer?.stop();
+      if (r && !r.ok) throw new WanbraidError('WB_KERNEL', r.failures.join('; '));
+    });
+    await step('socket', async () => this.server?.stop());
     this.logger.info('stopped');
   }
 
-  status(): StatusObject {
-    return {
+  async status(): Promise<StatusObject> {
+    const health = this.health?.status();
+    const balancer = this.balancer ? await this.balancer.status().catch(() => undefined) : undefined;
+    const st: StatusObject = {
       version: version(),
       pid: process.pid,
       startedAt: this.startedAt.toISOString(),
       config: { file: this.opts.configPath, loadedAt: this.configLoadedAt.toISOString() },
-      links: this.config.links.map((l) => this.linkStatus(l.name, l.weight)),
+      links: this.config.links.map((l) =>
+        linkStatus(
+          l.name,
+          l.interface,
+          l.weight,
+          health?.links.find((h) => h.name === l.name),
+          balancer?.links.find((b) => b.name === l.name),
+        ),
+      ),
     };
-  }
-
-  private linkStatus(name: string, configuredWeight: number): LinkStatus {
-    const v = this.views.get(name)!;
-    return {
-      name: v.name,
-      interface: v.interface,
-      state: v.state,
-      since: new Date(v.since).toISOString(),
-      reason: describeReason(v.reason),
-      reasonKind: v.reason.kind,
-      weight: v.weight,
-      configuredWeight,
-    };
-  }
-
-  private initialViews(cfg: Config): void {
-    const next = new Map<string, LinkView>();
-    const now = Date.now();
-    for (const l of cfg.links) {
-      const prev = this.views.get(l.name);
-      next.set(
-        l.name,
-        prev && prev.interface === l.interface
-          ? { ...prev, weight: l.weight }
-          : {
-              name: l.name,
-              interface: l.interface,
-              state: l.initialState,
-              since: now,
-              reason: { kind: 'initial' },
-              weight: l.weight,
-              observation: { ifindex: undefined, adminUp: false, carrier: false, pointToPoint: false, ipv4: undefined, ipv6: undefined },
-            },
-      );
-    }
-    this.views = next;
+    if (balancer) st.balancer = { lastApply: balancer.lastApply, warnings: balancer.warnings };
+    if (this.relay) st.relay = this.relay.status();
+    if (this.metrics) st.metrics = { listen: `${this.metrics.address()?.address}:${this.metrics.address()?.port}` };
+    return st;
   }
 
   private publish(event: string, body: Record<string, unknown>): void {
@@ -169,16 +323,29 @@ export class Daemon extends EventEmitter {
   private async handle(req: Request): Promise<Record<string, unknown>> {
     switch (req.cmd) {
       case 'status':
-        return { status: this.status() };
+        return { status: await this.status() };
       case 'ping':
         return { pong: true };
       case 'reload':
         await this.reload();
         return { reloaded: true };
-      case 'link':
-      case 'set':
+      case 'link': {
+        if (!this.health) throw new WanbraidError('WB_REQUEST_INVALID', 'no links are configured');
+        const v = this.health.override(req.link, req.action);
+        return { link: v.name, state: v.state, reason: describeReason(v.reason) };
+      }
+      case 'set': {
+        if (!this.balancer) throw new WanbraidError('WB_REQUEST_INVALID', 'no links are configured, so there are no sets');
+        const r = req.op === 'list' ? this.balancer.listSet(req.set) : await this.balancer.setElements(req.set, req.op, req.elements);
+        if (req.op !== 'list') {
+          this.logger.info({ op: 'set', set: req.set, action: req.op, elements: req.elements, size: r.elements.length }, `set ${req.set}: ${req.op}`);
+          this.publish('set', { set: req.set, op: req.op, elements: req.elements, size: r.elements.length });
+        }
+        return r;
+      }
       case 'subscribe':
-        throw new WanbraidError('WB_REQUEST_INVALID', `"${req.cmd}" is not available in this build`);
+        // The server answers subscribe itself; reaching here is a bug.
+        throw new WanbraidError('WB_INTERNAL', 'subscribe is handled by the status server');
     }
   }
 
@@ -191,3 +358,35 @@ export class Daemon extends EventEmitter {
     this.watchdog.unref();
   }
 }
+
+/** One link's entry of the status object: base fields, then health's figures, then balancing's. */
+function linkStatus(name: string, iface: string, configuredWeight: number, h: LinkHealth | undefined, b: LinkBalance | undefined): LinkStatus {
+  const base: LinkStatus = h
+    ? {
+        name,
+        interface: h.interface,
+        state: h.state,
+        since: new Date(h.since).toISOString(),
+        reason: h.reasonText,
+        reasonKind: h.reason.kind,
+        weight: h.weight,
+        configuredWeight,
+      }
+    : { name, interface: iface, state: 'probing', since: new Date().toISOString(), reason: 'starting', reasonKind: 'initial', weight: configuredWeight, configuredWeight };
+  const out: LinkStatus = h ? { ...base, ...statusFields(h) } : base;
+  if (b) {
+    out.balance = {
+      inUse: b.inUse,
+      newFlows: b.newFlows,
+      newFlowShare: b.newFlowShare,
+      packets: b.packets,
+      bytes: b.bytes,
+      byteShare: b.byteShare,
+      idleMs: b.idleMs,
+      ...(b.warning ? { warning: b.warning } : {}),
+    };
+  }
+  return out;
+}
+
+export type { BalancerStatus };

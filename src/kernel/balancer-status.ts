@@ -10,6 +10,7 @@
 import type { LinkState } from '../model.js';
 import type { CounterValue } from './nft/nft.js';
 import { nftNames } from '../plan/ruleset.js';
+import type { MetricFamily, MetricSample } from '../status/metrics.js';
 import type { LinkPlan } from '../plan/types.js';
 
 export interface LinkBalance {
@@ -151,4 +152,27 @@ export function formatBalancerStatus(s: BalancerStatus): string {
   for (const w of s.warnings) out.push(`warning: ${w}`);
   if (s.lastApply && !s.lastApply.ok) out.push(`last apply (${s.lastApply.at}) had failures: ${s.lastApply.failures.join('; ')}`);
   return out.join('\n');
+}
+
+/**
+ * Balancing's Prometheus families (status/metrics.ts), from the nft counters: new flows, packets
+ * and bytes per link since the table was installed, whether a policy balances onto it now, and
+ * the last apply's outcome and duration.
+ */
+export function balancerMetricFamilies(s: BalancerStatus): MetricFamily[] {
+  const per = (f: (l: LinkBalance) => number): MetricSample[] => s.links.map((l) => ({ labels: { link: l.name }, value: f(l) }));
+  const families: MetricFamily[] = [
+    { name: 'wanbraid_link_new_flows_total', help: 'New LAN flows pinned to the link (nft counter).', type: 'counter', samples: per((l) => l.newFlows) },
+    { name: 'wanbraid_link_packets_total', help: 'Packets of the flows pinned to the link, both directions.', type: 'counter', samples: per((l) => l.packets) },
+    { name: 'wanbraid_link_bytes_total', help: 'Bytes of the flows pinned to the link, both directions.', type: 'counter', samples: per((l) => l.bytes) },
+    { name: 'wanbraid_link_in_use', help: '1 when some policy balances new flows onto the link now.', type: 'gauge', samples: per((l) => (l.inUse ? 1 : 0)) },
+  ];
+  if (s.lastApply) {
+    families.push(
+      { name: 'wanbraid_plan_apply_ok', help: '1 when the last apply of the plan to the kernel succeeded.', type: 'gauge', samples: [{ value: s.lastApply.ok ? 1 : 0 }] },
+      { name: 'wanbraid_plan_apply_duration_seconds', help: 'Duration of the last apply of the plan to the kernel.', type: 'gauge', samples: [{ value: s.lastApply.durationMs / 1000 }] },
+      { name: 'wanbraid_plan_apply_timestamp_seconds', help: 'Unix time of the last apply of the plan to the kernel.', type: 'gauge', samples: [{ value: Date.parse(s.lastApply.at) / 1000 }] },
+    );
+  }
+  return families;
 }

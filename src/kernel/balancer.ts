@@ -237,6 +237,16 @@ export class Balancer {
 
   // ---------------------------------------------------------------------------------------------
 
+  /** The elements of a runtime set now (`bypass` or a `sets:` name), as the kernel has them. */
+  listSet(set: string): { set: string; elements: string[] } {
+    const cfg = this.last?.config;
+    if (!cfg) throw new WanbraidError('WB_REQUEST_INVALID', 'balancing is not running yet');
+    if (set !== 'bypass' && !(set in cfg.sets)) {
+      throw new WanbraidError('WB_REQUEST_INVALID', `unknown set "${set}" (known: bypass${Object.keys(cfg.sets).map((s) => `, ${s}`).join('')})`);
+    }
+    return { set, elements: this.setContents(cfg, set).map(prefixKey) };
+  }
+
   private setContents(cfg: Config, set: string): Prefix[] {
     const o = this.overlay.get(set);
     if (o && o.base === baseOf(cfg, set)) return o.contents;

@@ -7,7 +7,8 @@
  *   dns SERVER NAME [TYPE]        one UDP query; prints rcode and answers
  *   echo tcp|udp HOST PORT TEXT   sends TEXT, expects it back
  *   hold HOST PORT COUNT [MS]     opens COUNT connections to the hold service, checks each echoes,
- *                                 keeps them MS milliseconds, checks each still echoes, closes
+ *                                 keeps them MS milliseconds, checks each still echoes (counting
+ *                                 the ones that died), closes
  *   sink HOST PORT BYTES          sends BYTES random bytes, checks the service's byte count and sha256
  *   raw tcp|udp HOST PORT HEX     sends the bytes, prints what comes back within the timeout (ok once sent)
  *
@@ -131,10 +132,15 @@ async function echo(proto: string, host: string, port: number, text: string, o: 
 async function hold(host: string, port: number, count: number, keepMs: number, o: Opts): Promise<Result> {
   const sockets: Socket[] = [];
   try {
-    for (let i = 0; i < count; i++) sockets.push(await tcpConnect(host, port, o));
+    for (let i = 0; i < count; i++) {
+      const s = await tcpConnect(host, port, o);
+      s.on('error', () => undefined); // a reset between checks is counted by the next check
+      sockets.push(s);
+    }
     const check = async (round: string) => {
-      const echoes = await Promise.all(sockets.map((s, i) => roundTrip(s, Buffer.from(`${round} ${i}\n`), o.timeoutMs)));
-      return echoes.filter((b, i) => b.toString() === `${round} ${i}\n`).length;
+      // A connection that died (reset, or silent until the timeout) counts as not echoing.
+      const echoes = await Promise.allSettled(sockets.map((s, i) => roundTrip(s, Buffer.from(`${round} ${i}\n`), o.timeoutMs)));
+      return echoes.filter((e, i) => e.status === 'fulfilled' && e.value.toString() === `${round} ${i}\n`).length;
     };
     const first = await check('open');
     await new Promise((r) => setTimeout(r, keepMs));

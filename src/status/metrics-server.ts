@@ -4,7 +4,7 @@
  * (405 for another method on /metrics). A collector that throws makes that scrape a 500 and is
  * logged; the server keeps running. Listens only where the config says (e.g. 127.0.0.1:9780).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { WanbraidError, errorMessage } from '../errors.js';
@@ -26,37 +26,42 @@ export class MetricsServer {
   }
 
   /** The text a scrape returns now. */
-  render(): string {
-    return formatMetrics(this.collectors.flatMap((c) => c()));
+  async render(): Promise<string> {
+    const families = await Promise.all(this.collectors.map(async (c) => c()));
+    return formatMetrics(families.flat());
   }
 
   async start(): Promise<void> {
-    const server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path !== '/metrics') {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
-        return;
-      }
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
-        return;
-      }
-      let body: string;
-      try {
-        body = this.render();
-      } catch (err) {
-        this.opts.logger.error({ op: 'metrics', err: errorMessage(err) }, 'metrics collection failed');
-        res.writeHead(500, { 'content-type': 'text/plain' }).end('collection failed\n');
-        return;
-      }
-      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(req.method === 'HEAD' ? undefined : body);
-    });
+    const server = createServer((req, res) => void this.serve(req, res));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new WanbraidError('WB_INTERNAL', `metrics: cannot listen on ${this.opts.host}:${this.opts.port}: ${errorMessage(err)}`, { cause: err })));
+      server.once('error', (err) =>
+        reject(new WanbraidError('WB_METRICS_LISTEN', `metrics.listen: cannot listen on ${this.opts.host}:${this.opts.port}: ${errorMessage(err)}`, { cause: err })),
+      );
       server.listen(this.opts.port, this.opts.host, () => resolve());
     });
     this.server = server;
     this.opts.logger.info({ op: 'metrics', listen: `${this.opts.host}:${this.address()!.port}` }, 'metrics endpoint listening');
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    let body: string;
+    try {
+      body = await this.render();
+    } catch (err) {
+      this.opts.logger.error({ op: 'metrics', err: errorMessage(err) }, 'metrics collection failed');
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('collection failed\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(req.method === 'HEAD' ? undefined : body);
   }
 
   /** Where it listens (the real port when 0 was asked for). */

@@ -23,8 +23,8 @@ export interface MetricFamily {
   samples: readonly MetricSample[];
 }
 
-/** Something that contributes families at scrape time. */
-export type MetricsCollector = () => MetricFamily[];
+/** Something that contributes families at scrape time (the balancer reads nft counters: async). */
+export type MetricsCollector = () => MetricFamily[] | Promise<MetricFamily[]>;
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;

@@ -13,6 +13,7 @@ import { parseFault, formatFault, formatFaultState, type FaultState } from '../.
 import { parseRateList, resolveRates, formatLinkRate, type RateSpec } from '../../lab/rate.js';
 import { MAX_LINKS, MAX_PATHS } from '../../lab/addressing.js';
 import { exec } from '../../util/exec.js';
+import { demo } from '../../lab/demo.js';
 import { UsageError, WanbraidError } from '../../errors.js';
 
 const USAGE = `usage: wanbraid lab up [--links N] [--rates LIST] [--json]
@@ -21,6 +22,7 @@ const USAGE = `usage: wanbraid lab up [--links N] [--rates LIST] [--json]
        wanbraid lab fault LINK blackhole|loss PCT|carrier-down|carrier-up|clear
        wanbraid lab exec NODE -- COMMAND [ARG...]
        wanbraid lab down
+       wanbraid lab demo
 
 The lab is a set of network namespaces (wanbraid-<runid>-<node>) for trying wanbraid safely:
 
@@ -41,6 +43,9 @@ instead: user ── entry ═ hop1..K ═ exit ── target.
               carrier-down/carrier-up (the router's interface loses carrier), clear (all off)
   exec        run COMMAND inside NODE's namespace (client, router, isp1, inet, ...)
   down        end the services, delete the namespaces and the state file
+  demo        the whole product in about 30 s, on a lab of its own: 3 links, the daemon in the
+              router with examples/wanbraid.yaml, LAN traffic, a blackhole on wan1 and its
+              recovery, then everything torn down and the host checked unchanged
 
 State: ${'$'}WANBRAID_LAB_DIR/lab.json (default /run/wanbraid-lab/lab.json).
 Exit status: 0 ok, 1 failure (or, for status, no lab up), 2 usage error.`;
@@ -234,16 +239,24 @@ async function execIn(argv: string[], _io: CliIO): Promise<number> {
 
 const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 };
 
-const SUBCOMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> = { up, down, status, fault, exec: execIn };
+async function runDemo(argv: string[], io: CliIO): Promise<number> {
+  parse('lab demo', argv, {});
+  const r = await demo({ out: (t) => io.out(t) });
+  const ok = r.routerClean && r.hostUnchanged && r.afterFailover.echoed === r.afterFailover.opened;
+  io.out(ok ? '\ndemo done.' : '\ndemo finished with problems (see above).');
+  return ok ? EXIT_OK : EXIT_FAIL;
+}
+
+const SUBCOMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> = { up, down, status, fault, exec: execIn, demo: runDemo };
 
 export const lab: Command = {
-  summary: 'network-namespace lab: up, down, status, fault, exec',
+  summary: 'network-namespace lab: up, down, status, fault, exec, demo',
   usage: USAGE,
   async run(argv, io) {
     const [sub, ...rest] = argv;
-    if (sub === undefined) throw new UsageError('lab: missing subcommand (up, down, status, fault, exec; see wanbraid lab --help)');
+    if (sub === undefined) throw new UsageError('lab: missing subcommand (up, down, status, fault, exec, demo; see wanbraid lab --help)');
     const f = Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
-    if (!f) throw new UsageError(`lab: unknown subcommand "${sub}" (up, down, status, fault, exec)`);
+    if (!f) throw new UsageError(`lab: unknown subcommand "${sub}" (up, down, status, fault, exec, demo)`);
     return f(rest, io);
   },
 };

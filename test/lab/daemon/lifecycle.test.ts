@@ -35,7 +35,7 @@ test('start, status, reload (valid and invalid), clean stop', async () => {
     assert.equal(r.ok, true);
     const st = statusOf(r);
     assert.deepEqual(
-      st.links.map((l) => [l.name, l.interface, l.weight]),
+      st.links.map((l) => [l.name, l.interface, l.configuredWeight]),
       [
         ['wan1', 'wan1', 5],
         ['wan2', 'wan2', 3],
@@ -68,7 +68,7 @@ test('start, status, reload (valid and invalid), clean stop', async () => {
     // The CLI renders the table from the same socket.
     const cli = spawnSync(BIN, ['status', '-s', d.socketPath], { encoding: 'utf8' });
     assert.equal(cli.status, 0, cli.stderr);
-    assert.match(cli.stdout, /^LINK\s+DEVICE\s+STATE\s+SINCE\s+WEIGHT/m);
+    assert.match(cli.stdout, /^LINK\s+DEVICE\s+STATE\s+SINCE\s+RTT\s+LOSS\s+JITTER\s+TARGETS\s+WEIGHT\s+FLOWS\s+BYTES\s+REASON/m);
     assert.match(cli.stdout, /^wan3\s+wan3\s+\S+/m);
     const json = spawnSync(BIN, ['status', '--json', '-s', d.socketPath], { encoding: 'utf8' });
     assert.equal((JSON.parse(json.stdout) as StatusObject).links.length, 3);

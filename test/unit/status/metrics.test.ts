@@ -71,6 +71,13 @@ test('the endpoint serves every collector on GET /metrics; 404, 405 and 500 othe
     if (balancerFails) throw new Error('boom');
     return [{ name: 'wanbraid_flows_total', help: 'New flows.', type: 'counter', samples: [{ labels: { link: 'wan1' }, value: 42 }] }];
   });
+  // An asynchronous one (reads counters from the kernel): awaited, and a rejection is a 500 too.
+  let asyncFails = false;
+  s.addCollector(async () => {
+    await new Promise((r) => setImmediate(r));
+    if (asyncFails) throw new Error('nft gone');
+    return [{ name: 'wanbraid_bytes_total', help: 'Bytes.', type: 'counter', samples: [{ labels: { link: 'wan1' }, value: 7 }] }];
+  });
   await s.start();
   try {
     const port = s.address()!.port;
@@ -79,6 +86,10 @@ test('the endpoint serves every collector on GET /metrics; 404, 405 and 500 othe
     assert.equal(r.type, METRICS_CONTENT_TYPE);
     assert.match(r.body, /^wanbraid_link_up\{link="wan1"\} 1$/m);
     assert.match(r.body, /^wanbraid_flows_total\{link="wan1"\} 42$/m);
+    assert.match(r.body, /^wanbraid_bytes_total\{link="wan1"\} 7$/m);
+    asyncFails = true;
+    assert.equal((await get(port, '/metrics')).status, 500);
+    asyncFails = false;
     assert.equal((await get(port, '/')).status, 404);
     assert.equal((await get(port, '/metrics', 'POST')).status, 405);
     balancerFails = true;

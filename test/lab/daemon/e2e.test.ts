@@ -1,0 +1,208 @@
+/**
+ * The whole daemon in the multi-WAN lab (bin/wanbraid run in the router namespace, the shipped
+ * example config): health drives the kernel, the operator drives both through the socket and the
+ * CLI, reloads apply, hooks run, metrics are served, and a stop (or a crash and a restart, then
+ * a stop) leaves the router as it was.
+ *
+ *   client ── lan0 [router: wanbraid run] wan1..3 ── isp1..3 ── inet (198.19.0.1/.2 track IPs)
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Lab } from '../../../src/lab/lab.js';
+import { subscribe } from '../../../src/status/client.js';
+import type { LinkStatus } from '../../../src/status/types.js';
+import { DaemonProcess, statusOf, type LogLine } from '../harness/daemon.js';
+
+const EXAMPLE = readFileSync(new URL('../../../../examples/wanbraid.yaml', import.meta.url), 'utf8').replace('/run/wanbraid/wanbraid.sock', '@SOCKET@');
+const BIN = new URL('../../../../bin/wanbraid', import.meta.url).pathname;
+
+interface NhJson {
+  id: number;
+  dev?: string;
+  group?: { id: number; weight?: number }[];
+}
+
+/** The default route's nexthop group in the router: interface → weight (empty when there is none). */
+async function defaultGroup(lab: Lab): Promise<Record<string, number>> {
+  const r = await lab.exec('router', ['ip', '-j', 'nexthop', 'show'], { allowFail: true });
+  const nhs = r.stdout.trim() ? (JSON.parse(r.stdout) as NhJson[]) : [];
+  const byId = new Map(nhs.map((n) => [n.id, n]));
+  const g = nhs.find((n) => n.group);
+  const out: Record<string, number> = {};
+  for (const m of g?.group ?? []) out[byId.get(m.id)!.dev!] = m.weight ?? 1;
+  return out;
+}
+
+/** Everything wanbraid may leave in a namespace: its rules, routes, nexthops, nft tables. */
+async function leftovers(lab: Lab): Promise<string[]> {
+  const r = await lab.exec('router', [
+    'sh',
+    '-c',
+    'ip rule; ip -6 rule; ip route show table all proto 87; ip -6 route show table all proto 87; ip nexthop show; nft list tables',
+  ]);
+  return r.stdout.split('\n').filter((l) => l.trim() !== '' && !/^\d+:\s+from all lookup (local|main|default)\s*$/.test(l));
+}
+
+const cli = (args: string[]) => spawnSync(BIN, args, { encoding: 'utf8' });
+const linkOf = (links: LinkStatus[], name: string) => links.find((l) => l.name === name)!;
+const stateLine = (link: string, state: string) => (l: LogLine) => l.link === link && l.state === state && typeof l.prev === 'string';
+
+/**
+ * Wait until the router's default nexthop group is `want`: health logs a change before the
+ * (coalesced) apply that follows it finishes, so tests wait for the kernel to converge.
+ */
+async function groupBecomes(lab: Lab, want: Record<string, number>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let got = await defaultGroup(lab);
+  while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 50));
+    got = await defaultGroup(lab);
+  }
+  assert.deepEqual(got, want);
+}
+
+test('health drives the kernel; link override, sets, reload, hooks and metrics over the socket; stop leaves nothing', async () => {
+  const lab = await Lab.up({ links: 3 });
+  let d: DaemonProcess | undefined;
+  try {
+    // Foreign state that must survive everything the daemon does.
+    await lab.ip('router', ['rule add from 198.18.100.77 lookup 4242 priority 4242', 'route add 198.18.250.0/24 via 198.18.1.254 table 4242']);
+    await lab.exec('router', ['nft', 'add table inet foreign']);
+    const sysBefore = (await lab.exec('router', ['sysctl', '-n', 'net.ipv4.fib_multipath_hash_policy'])).stdout.trim();
+
+    const hooks = join(lab.dir, 'hooks');
+    mkdirSync(hooks);
+    const hookOut = join(lab.dir, 'hook.log');
+    writeFileSync(join(hooks, '10-record'), `#!/bin/sh\necho "$WANBRAID_LINK $WANBRAID_PREV $WANBRAID_STATE $WANBRAID_DEVICE" >> ${hookOut}\n`);
+    chmodSync(join(hooks, '10-record'), 0o755);
+    const config = `${EXAMPLE}\nhooks:\n  dir: ${hooks}\nmetrics:\n  listen: 127.0.0.1:9780\n`;
+    d = await DaemonProcess.start(lab.ns('router'), config);
+    const sock = d.socketPath;
+    for (const l of ['wan1', 'wan2', 'wan3']) await d.waitForLog(stateLine(l, 'online'), 15_000);
+    await groupBecomes(lab, { wan1: 5, wan2: 3, wan3: 2 });
+
+    // The status object joins health and balancing per link.
+    let st = statusOf(await d.request({ cmd: 'status' }));
+    for (const l of st.links) {
+      assert.equal(l.state, 'online');
+      assert.equal(typeof l.rttMs, 'number', `${l.name} has an RTT`);
+      assert.equal((l.targets as unknown[]).length, 2);
+      assert.ok(l.balance && typeof (l.balance as { newFlows: unknown }).newFlows === 'number', `${l.name} has balancing counters`);
+    }
+    assert.equal((st.balancer as { lastApply: { ok: boolean } }).lastApply.ok, true);
+
+    // A blackhole inside isp1: wan1 goes offline, the event is streamed, the group drops it.
+    const events: Record<string, unknown>[] = [];
+    const ac = new AbortController();
+    const watching = (async () => {
+      for await (const e of subscribe(sock, ac.signal)) events.push(e);
+    })().catch(() => undefined);
+    let mark = d.logs.length;
+    await lab.fault('wan1', { kind: 'blackhole' });
+    await d.waitForLog(stateLine('wan1', 'offline'), 10_000, mark);
+    await groupBecomes(lab, { wan2: 3, wan3: 2 });
+    mark = d.logs.length;
+    await lab.fault('wan1', { kind: 'clear' });
+    await d.waitForLog(stateLine('wan1', 'online'), 10_000, mark);
+    await groupBecomes(lab, { wan1: 5, wan2: 3, wan3: 2 });
+    ac.abort();
+    await watching;
+    const linkEvents = events.filter((e) => e.event === 'link').map((e) => `${String(e.link)} ${String(e.prev)}→${String(e.state)}`);
+    assert.deepEqual(linkEvents, ['wan1 online→offline', 'wan1 offline→online']);
+    assert.ok(events.some((e) => e.event === 'plan' && e.ok === true));
+
+    // Hooks ran for both changes, with the link's environment.
+    await d.waitForLog((l) => l.msg === 'hook ran' && l.link === 'wan1' && l.prev === 'offline' && l.state === 'online', 10_000);
+    const hookLines = () => readFileSync(hookOut, 'utf8').trim().split('\n');
+    assert.ok(hookLines().includes('wan1 online offline wan1'), hookLines().join(' | '));
+    assert.ok(hookLines().includes('wan1 offline online wan1'), hookLines().join(' | '));
+
+    // The operator takes wan2 out (CLI), it leaves the group; auto gives it back.
+    let r = cli(['link', 'wan2', 'down', '-s', sock]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^wan2: disabled/);
+    await groupBecomes(lab, { wan1: 5, wan3: 2 });
+    r = cli(['status', '-s', sock]);
+    assert.match(r.stdout, /^wan2\s+wan2\s+disabled \[operator down\]/m);
+    assert.equal(cli(['link', 'wan2', 'auto', '-s', sock]).status, 0);
+    await groupBecomes(lab, { wan1: 5, wan2: 3, wan3: 2 });
+    r = cli(['link', 'wan9', 'down', '-s', sock]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /unknown link "wan9"/);
+    r = cli(['link', 'wan2', 'sideways', '-s', sock]);
+    assert.equal(r.status, 2);
+
+    // Runtime set: add, visible in nft and in list; a bad prefix changes nothing.
+    r = cli(['set', 'bypass', 'add', '198.19.0.99/32', '2001:db8:99::/48', '-s', sock]);
+    assert.equal(r.status, 0, r.stderr);
+    const nft = (await lab.exec('router', ['nft', 'list', 'table', 'inet', 'wanbraid'])).stdout;
+    assert.match(nft, /198\.19\.0\.99/);
+    assert.match(nft, /2001:db8:99::\/48/);
+    r = cli(['set', 'bypass', 'add', '198.19.0.300', '-s', sock]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /"198\.19\.0\.300" is not an address or prefix/);
+    r = cli(['set', 'bypass', 'list', '-s', sock]);
+    assert.deepEqual(r.stdout.trim().split('\n').sort(), ['198.19.0.99/32', '2001:db8:99::/48']);
+
+    // Metrics, served in the router namespace.
+    const m = await lab.exec('router', [process.execPath, '-e', "fetch('http://127.0.0.1:9780/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
+    assert.match(m.stdout, /^wanbraid_link_up\{link="wan1"\} 1$/m);
+    assert.match(m.stdout, /^wanbraid_link_new_flows_total\{link="wan3"\} \d+$/m);
+    assert.match(m.stdout, /^wanbraid_plan_apply_ok 1$/m);
+
+    // A reload with a new weight applies it without restarting anything.
+    mark = d.logs.length;
+    d.writeConfig(config.replace('weight: 5', 'weight: 1'));
+    d.signal('SIGHUP');
+    await d.waitForLog((l) => l.msg === 'reloaded', 10_000, mark);
+    await groupBecomes(lab, { wan1: 1, wan2: 3, wan3: 2 });
+    st = statusOf(await d.request({ cmd: 'status' }));
+    assert.equal(linkOf(st.links, 'wan1').weight, 1);
+    assert.equal(linkOf(st.links, 'wan1').state, 'online', 'a reload keeps link state');
+
+    assert.equal(await d.stop(), 0);
+    assert.deepEqual(await leftovers(lab), ['4242:\tfrom 198.18.100.77 lookup 4242', 'table inet foreign'], 'only the foreign rule and nft table are left');
+    assert.match((await lab.exec('router', ['ip', 'rule', 'show', 'priority', '4242'])).stdout, /from 198\.18\.100\.77 lookup 4242/);
+    assert.match((await lab.exec('router', ['ip', 'route', 'show', 'table', '4242'])).stdout, /198\.18\.250\.0\/24 via 198\.18\.1\.254/);
+    assert.equal((await lab.exec('router', ['sysctl', '-n', 'net.ipv4.fib_multipath_hash_policy'])).stdout.trim(), sysBefore);
+  } finally {
+    await d?.stop();
+    d?.cleanup();
+    await lab.down();
+  }
+});
+
+test('after kill -9 a new daemon adopts the leftovers, and its stop still leaves nothing', async () => {
+  const lab = await Lab.up({ links: 2, services: false });
+  const config = `status: { socket: "@SOCKET@" }
+lan: { interfaces: [lan0] }
+links:
+  - { name: wan1, interface: wan1, gateway: 198.18.1.254, probe: { targets: [198.19.0.1] } }
+  - { name: wan2, interface: wan2, gateway: 198.18.2.254, probe: { targets: [198.19.0.1] } }
+policies:
+  both: { links: [wan1, wan2] }
+rules:
+  - { name: default, policy: both }
+`;
+  let d: DaemonProcess | undefined;
+  let d2: DaemonProcess | undefined;
+  try {
+    d = await DaemonProcess.start(lab.ns('router'), config);
+    await d.kill();
+    assert.ok((await leftovers(lab)).length > 0, 'a crash leaves kernel state behind');
+    d2 = await DaemonProcess.start(lab.ns('router'), config);
+    const st = statusOf(await d2.request({ cmd: 'status' }));
+    assert.equal((st.balancer as { lastApply: { ok: boolean; failures: string[] } }).lastApply.ok, true, JSON.stringify(st.balancer));
+    assert.equal(await d2.stop(), 0);
+    assert.deepEqual(await leftovers(lab), []);
+  } finally {
+    await d?.stop();
+    await d2?.stop();
+    d?.cleanup();
+    d2?.cleanup();
+    await lab.down();
+  }
+});
