@@ -78,3 +78,41 @@ test('the committed launcher runs the built CLI', () => {
   const u = spawnSync(BIN, ['nope'], { encoding: 'utf8' });
   assert.equal(u.status, 2);
 });
+
+test('link, set and check --plan: bad arguments are usage errors naming what was wrong, before any socket is tried', async () => {
+  const cases: [string[], RegExp][] = [
+    [['link'], /link: missing argument/],
+    [['link', 'wan1'], /link: missing argument/],
+    [['link', 'wan1', 'sideways'], /link: action must be down, up or auto, got "sideways"/],
+    [['link', 'wan1', 'down', 'now'], /link: unexpected argument "now"/],
+    [['set', 'bypass'], /set: missing argument/],
+    [['set', 'bypass', 'grow', '198.18.0.0/15'], /set: operation must be add, delete, flush or list, got "grow"/],
+    [['set', 'bypass', 'add'], /set: add needs at least one prefix/],
+    [['set', 'bypass', 'flush', '198.18.0.0/15'], /set: flush takes no prefixes/],
+    [['check', '-c', EXAMPLE, '--plan', '--json'], /--json and --plan exclude each other/],
+    [['check', '-c', EXAMPLE, '--offline', 'wan1'], /--offline goes with --plan/],
+    [['check', '-c', EXAMPLE, '--plan', '--offline', 'wan7'], /--offline: unknown link "wan7"/],
+  ];
+  for (const [argv, msg] of cases) {
+    const r = await cli(...argv);
+    assert.equal(r.code, 2, argv.join(' '));
+    assert.match(r.err, msg, argv.join(' '));
+  }
+});
+
+test('link and set against a socket nobody listens on: exit 1 with the socket named', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wanbraid-cli-'));
+  try {
+    const sock = join(dir, 'none.sock');
+    for (const argv of [
+      ['link', 'wan1', 'down', '-s', sock],
+      ['set', 'bypass', 'list', '-s', sock],
+    ]) {
+      const r = await cli(...argv);
+      assert.equal(r.code, 1, argv.join(' '));
+      assert.match(r.err, new RegExp(`${sock.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: cannot connect: ENOENT \\(is the daemon running\\?`));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -104,7 +104,7 @@ test('listening on a busy port is a clear error', async () => {
   await a.start();
   try {
     const b = new MetricsServer({ host: '127.0.0.1', port: a.address()!.port, logger: silentLogger() });
-    await assert.rejects(b.start(), /metrics: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    await assert.rejects(b.start(), (e: Error & { code?: string }) => e.code === 'WB_METRICS_LISTEN' && /^metrics.listen: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/.test(e.message));
   } finally {
     await a.stop();
   }
