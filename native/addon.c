@@ -4,12 +4,14 @@
  *   IcmpSocket      raw ICMP/ICMPv6 echo sockets (icmp_socket.c)
  *   getOriginalDst  SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST (original_dst.c)
  *   sdNotify        a datagram to systemd's $NOTIFY_SOCKET (sd_notify.c)
+ *   sendRawIp       whole IP packets through an IPPROTO_RAW socket with a mark (raw_send.c)
  * The typed TypeScript face is src/native/.
  */
 #include <node_api.h>
 
 #include "icmp_socket.h"
 #include "original_dst.h"
+#include "raw_send.h"
 #include "sd_notify.h"
 #include "util.h"
 
@@ -22,6 +24,8 @@ static napi_value init(napi_env env, napi_value exports) {
   WB_NAPI(env, napi_set_named_property(env, exports, "getOriginalDst", fn), NULL);
   WB_NAPI(env, napi_create_function(env, "sdNotify", NAPI_AUTO_LENGTH, wb_sd_notify, NULL, &fn), NULL);
   WB_NAPI(env, napi_set_named_property(env, exports, "sdNotify", fn), NULL);
+  WB_NAPI(env, napi_create_function(env, "sendRawIp", NAPI_AUTO_LENGTH, wb_send_raw_ip, NULL, &fn), NULL);
+  WB_NAPI(env, napi_set_named_property(env, exports, "sendRawIp", fn), NULL);
   return exports;
 }
 

@@ -280,6 +280,11 @@ const Routing = z.strictObject({
     .default(0x00ff0000),
   /** Flush a dead link's conntrack entries (by mark) so its connections fail fast. */
   flushConntrack: z.boolean().default(true),
+  /**
+   * After the flush, nudge each of the dead link's LAN TCP clients (one out-of-window ACK in its
+   * server's name) so it answers now and draws a reset, instead of at its next retransmission.
+   */
+  resetDeadFlows: z.boolean().default(true),
   /** Warn when an online link with weight > 0 carried no new flow for this long while others did. */
   idleLinkWarning: duration().default(60_000),
 });

@@ -196,6 +196,7 @@ export class Daemon extends EventEmitter {
       nft: r.nft.op,
       routingChanges: r.routing.results.length,
       conntrackFlushed: r.conntrack.map((c) => c.link),
+      nudged: r.conntrack.reduce((n, c) => n + (c.nudged ?? 0), 0),
       failures: r.failures,
     };
     if (!r.ok) {

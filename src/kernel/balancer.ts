@@ -8,7 +8,9 @@
  *   elements of the pick maps and sets that changed, again in one transaction;
  * - conntrack: the entries of a link that stopped being usable are flushed by its mark (never
  *   the whole table), after the maps stopped picking it; on the first apply, those of every link
- *   that is not usable (a crash may have left some);
+ *   that is not usable (a crash may have left some). With `routing.resetDeadFlows`, the flushed
+ *   LAN TCP connections are read first and each client gets a nudge (kernel/tcp-nudge.ts) so it
+ *   draws its reset now rather than at its next retransmission;
  * - sysctls the balancing needs, originals restored on stop (kept in `stateDir` across a crash).
  *
  * Concurrency: `apply` is latest-wins — while one runs, only the newest waiting (config, views)
@@ -18,6 +20,7 @@
  *
  * Units: milliseconds for durations; counters are packets and bytes.
  */
+import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { parsePrefix, type Prefix } from '../config/values.js';
@@ -40,6 +43,8 @@ import type { NftCommand } from './nft/json.js';
 import { deleteTableBatch, dynamicElements, mapElementsCommands, replaceTableBatch, setElementsCommands, structureKey } from './nft/table.js';
 import type { ReconcileReport } from './reconcile-run.js';
 import { SysctlGuard } from './sysctl.js';
+import { flowsToNudge, nudgeSegment, type CtFlow } from './tcp-nudge.js';
+import { nativeAddon } from '../native/addon.js';
 
 export interface BalancerOptions {
   logger: Logger;
@@ -53,6 +58,8 @@ export interface BalancerOptions {
   now?: () => number;
   /** How often the nft counters are sampled for the idle-link warning (default: a quarter of routing.idleLinkWarning, 1-15 s; 0 disables). */
   sampleIntervalMs?: number;
+  /** Failover nudges (default: the native addon, loaded on first use). */
+  sendRaw?: RawIpSender;
 }
 
 export interface NftApplyResult {
@@ -67,8 +74,13 @@ export interface ConntrackResult {
   link: string;
   mark: number;
   ok: boolean;
+  /** LAN TCP clients nudged after the flush (routing.resetDeadFlows). */
+  nudged?: number;
   detail?: string;
 }
+
+/** Sends whole IP packets with a mark (the native addon's sendRawIp); returns how many were sent. */
+export type RawIpSender = (family: 4 | 6, mark: number, packets: [packet: Buffer, dst: string][]) => number;
 
 export interface ApplyReport {
   /** A newer apply replaced this one before it ran (nothing below was done for it). */
@@ -113,6 +125,7 @@ export class Balancer {
   private readonly runner: LatestRunner<Inputs, ApplyReport>;
   private readonly idle = new IdleTracker();
   private readonly sampleIntervalMs: number | undefined;
+  private readonly sendRaw: RawIpSender;
 
   private last: Inputs | undefined;
   private desired: DesiredState | undefined;
@@ -136,6 +149,7 @@ export class Balancer {
     this.sysctl = opts.sysctl ?? new SysctlGuard({ stateFile: join(opts.stateDir ?? '/run/wanbraid', 'sysctl.json') });
     this.now = opts.now ?? Date.now;
     this.sampleIntervalMs = opts.sampleIntervalMs;
+    this.sendRaw = opts.sendRaw ?? ((family, mark, packets) => nativeAddon().sendRawIp(family, mark, packets));
     this.runner = new LatestRunner((inp, hasNewer) => this.run(inp, hasNewer));
   }
 
@@ -247,6 +261,30 @@ export class Balancer {
     return { set, elements: this.setContents(cfg, set).map(prefixKey) };
   }
 
+  private nudgeFailed(link: string, err: unknown): CtFlow[] {
+    this.log.warn({ op: 'nudge', link, err: errorMessage(err) }, 'cannot read the dead link\'s connections: they reset at their next retransmission');
+    return [];
+  }
+
+  /** One nudge per live LAN TCP connection of a dead link (kernel/tcp-nudge.ts); returns how many were sent. */
+  private nudge(link: string, flows: readonly CtFlow[], mark: number, views: readonly LinkView[]): number {
+    const local = new Set<string>();
+    for (const v of views) for (const a of [v.observation.ipv4?.address, v.observation.ipv6?.address]) if (a) local.add(a);
+    const todo = flowsToNudge(flows, local);
+    let sent = 0;
+    for (const family of [4, 6] as const) {
+      const packets = todo.filter((f) => f.family === family).map((f): [Buffer, string] => [nudgeSegment(f, randomInt(2 ** 32), randomInt(2 ** 32)), f.src]);
+      if (packets.length === 0) continue;
+      try {
+        sent += this.sendRaw(family, mark, packets);
+      } catch (err) {
+        this.log.warn({ op: 'nudge', link, family, err: errorMessage(err) }, 'cannot nudge the dead link\'s clients: they reset at their next retransmission');
+      }
+    }
+    if (todo.length > 0) this.log.debug({ op: 'nudge', link, connections: todo.length, sent }, 'nudged the dead link\'s LAN clients');
+    return sent;
+  }
+
   private setContents(cfg: Config, set: string): Prefix[] {
     const o = this.overlay.get(set);
     if (o && o.base === baseOf(cfg, set)) return o.contents;
@@ -308,8 +346,11 @@ export class Balancer {
       await Promise.all(
         [...flushFor].map(async ([link, mark]) => {
           try {
+            const nudge = config.routing.resetDeadFlows && (config.lan?.interfaces.length ?? 0) > 0 && this.conntrack.dumpMark !== undefined;
+            const flows = nudge ? await this.conntrack.dumpMark!(mark, mask).catch((err: unknown) => this.nudgeFailed(link, err)) : [];
             await this.conntrack.flushMark(mark, mask);
-            conntrack.push({ link, mark, ok: true });
+            const nudged = nudge ? this.nudge(link, flows, desired.ownership.mainMark, inp.views) : undefined;
+            conntrack.push({ link, mark, ok: true, ...(nudged !== undefined ? { nudged } : {}) });
           } catch (err) {
             this.pendingFlush.set(link, mark);
             conntrack.push({ link, mark, ok: false, detail: errorMessage(err) });

@@ -12,12 +12,33 @@
 import { constants as osConstants } from 'node:os';
 import { RawNetlinkSocket, Protocol } from 'netlink';
 import { KernelError, WanbraidError } from '../errors.js';
+import { addressFromBytes } from '../plan/addr.js';
+import type { CtFlow } from './tcp-nudge.js';
 
 const NFNL_SUBSYS_CTNETLINK = 1;
+const IPCTNL_MSG_CT_NEW = 0;
+const IPCTNL_MSG_CT_GET = 1;
 const IPCTNL_MSG_CT_DELETE = 2;
 const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
+const NLM_F_DUMP = 0x300;
 const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
+const CTA_TUPLE_ORIG = 1;
+const CTA_TUPLE_IP = 1;
+const CTA_TUPLE_PROTO = 2;
+const CTA_IP_V4_SRC = 1;
+const CTA_IP_V4_DST = 2;
+const CTA_IP_V6_SRC = 3;
+const CTA_IP_V6_DST = 4;
+const CTA_PROTO_NUM = 1;
+const CTA_PROTO_SRC_PORT = 2;
+const CTA_PROTO_DST_PORT = 3;
+const CTA_PROTOINFO = 4;
+const CTA_PROTOINFO_TCP = 1;
+const CTA_PROTOINFO_TCP_STATE = 1;
+const AF_INET = 2;
+const AF_INET6 = 10;
 const CTA_MARK = 8;
 const CTA_MARK_MASK = 21;
 const AF_UNSPEC = 0;
@@ -27,6 +48,8 @@ const NFNETLINK_V0 = 0;
 export interface ConntrackFlusher {
   /** Delete every entry (both families) with `mark & mask == value & mask`. */
   flushMark(value: number, mask: number): Promise<void>;
+  /** The entries (both families) with `mark & mask == value & mask`, original direction. */
+  dumpMark?(value: number, mask: number): Promise<CtFlow[]>;
   close(): void;
 }
 
@@ -40,16 +63,85 @@ function u32be(type: number, v: number): Buffer {
   return b;
 }
 
-/** The request: nlmsghdr + nfgenmsg (family unspec: both) + CTA_MARK + CTA_MARK_MASK (big-endian). Pure. */
-export function encodeFlushByMark(seq: number, value: number, mask: number): Buffer {
+function byMark(msgType: number, flags: number, seq: number, value: number, mask: number): Buffer {
   const payload = Buffer.concat([Buffer.from([AF_UNSPEC, NFNETLINK_V0, 0, 0]), u32be(CTA_MARK, value & mask), u32be(CTA_MARK_MASK, mask)]);
   const h = Buffer.alloc(16);
   h.writeUInt32LE(16 + payload.length, 0);
-  h.writeUInt16LE((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, 4);
-  h.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK, 6);
+  h.writeUInt16LE((NFNL_SUBSYS_CTNETLINK << 8) | msgType, 4);
+  h.writeUInt16LE(flags, 6);
   h.writeUInt32LE(seq >>> 0, 8);
   h.writeUInt32LE(0, 12);
   return Buffer.concat([h, payload]);
+}
+
+/** The request: nlmsghdr + nfgenmsg (family unspec: both) + CTA_MARK + CTA_MARK_MASK (big-endian). Pure. */
+export function encodeFlushByMark(seq: number, value: number, mask: number): Buffer {
+  return byMark(IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK, seq, value, mask);
+}
+
+/** A dump of the entries with that mark (IPCTNL_MSG_CT_GET, NLM_F_DUMP), both families. Pure. */
+export function encodeDumpByMark(seq: number, value: number, mask: number): Buffer {
+  return byMark(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, seq, value, mask);
+}
+
+/** Attributes of a netlink attribute stream: type (nested flag cleared) → payload. Pure. */
+function attrs(b: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  for (let off = 0; off + 4 <= b.length; ) {
+    const len = b.readUInt16LE(off);
+    if (len < 4 || off + len > b.length) break;
+    out.set(b.readUInt16LE(off + 2) & 0x3fff, b.subarray(off + 4, off + len));
+    off += (len + 3) & ~3;
+  }
+  return out;
+}
+
+/** One IPCTNL_MSG_CT_NEW message body (after nlmsghdr) → its original-direction flow, or undefined. Pure. */
+export function decodeCtEntry(body: Buffer): CtFlow | undefined {
+  if (body.length < 4) return undefined;
+  const fam = body[0] === AF_INET ? 4 : body[0] === AF_INET6 ? 6 : undefined;
+  if (!fam) return undefined;
+  const top = attrs(body.subarray(4));
+  const orig = top.get(CTA_TUPLE_ORIG);
+  if (!orig) return undefined;
+  const tuple = attrs(orig);
+  const ip = attrs(tuple.get(CTA_TUPLE_IP) ?? Buffer.alloc(0));
+  const proto = attrs(tuple.get(CTA_TUPLE_PROTO) ?? Buffer.alloc(0));
+  const src = ip.get(fam === 4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC);
+  const dst = ip.get(fam === 4 ? CTA_IP_V4_DST : CTA_IP_V6_DST);
+  const num = proto.get(CTA_PROTO_NUM);
+  if (!src || !dst || !num) return undefined;
+  const sp = proto.get(CTA_PROTO_SRC_PORT);
+  const dp = proto.get(CTA_PROTO_DST_PORT);
+  const flow: CtFlow = {
+    family: fam,
+    proto: num[0]!,
+    src: addressFromBytes(src),
+    dst: addressFromBytes(dst),
+    sport: sp && sp.length >= 2 ? sp.readUInt16BE(0) : 0,
+    dport: dp && dp.length >= 2 ? dp.readUInt16BE(0) : 0,
+  };
+  const tcp = attrs(attrs(top.get(CTA_PROTOINFO) ?? Buffer.alloc(0)).get(CTA_PROTOINFO_TCP) ?? Buffer.alloc(0)).get(CTA_PROTOINFO_TCP_STATE);
+  if (tcp && tcp.length >= 1) flow.tcpState = tcp[0]!;
+  return flow;
+}
+
+export type CtMessage = { seq: number; kind: 'ack'; errno: number } | { seq: number; kind: 'done' } | { seq: number; kind: 'entry'; flow: CtFlow | undefined };
+
+/** Every message of a datagram: acks/errors, dump entries, the end of a dump. Pure. */
+export function decodeCtMessages(datagram: Buffer): CtMessage[] {
+  const out: CtMessage[] = [];
+  for (let off = 0; off + 16 <= datagram.length; ) {
+    const len = datagram.readUInt32LE(off);
+    if (len < 16 || off + len > datagram.length) break;
+    const type = datagram.readUInt16LE(off + 4);
+    const seq = datagram.readUInt32LE(off + 8);
+    if (type === NLMSG_ERROR && len >= 20) out.push({ seq, kind: 'ack', errno: Math.abs(datagram.readInt32LE(off + 16)) });
+    else if (type === NLMSG_DONE) out.push({ seq, kind: 'done' });
+    else if (type === ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW)) out.push({ seq, kind: 'entry', flow: decodeCtEntry(datagram.subarray(off + 16, off + len)) });
+    off += (len + 3) & ~3;
+  }
+  return out;
 }
 
 /** The kernel's answers in a datagram: (seq, errno) of each NLMSG_ERROR (errno 0 is the ACK). Pure. */
@@ -71,7 +163,7 @@ export interface ConntrackOptions {
 export class Conntrack implements ConntrackFlusher {
   private sock: RawNetlinkSocket | undefined;
   private seq = 0;
-  private readonly pending = new Map<number, { resolve(): void; reject(e: Error): void; timer: NodeJS.Timeout; op: string }>();
+  private readonly pending = new Map<number, { resolve(): void; reject(e: Error): void; timer: NodeJS.Timeout; op: string; flows?: CtFlow[] }>();
   private readonly timeoutMs: number;
 
   constructor(opts: ConntrackOptions = {}) {
@@ -99,6 +191,28 @@ export class Conntrack implements ConntrackFlusher {
     });
   }
 
+  dumpMark(value: number, mask: number): Promise<CtFlow[]> {
+    if ((mask >>> 0) === 0) return Promise.reject(new WanbraidError('WB_INTERNAL', 'conntrack: refusing a dump with an empty mask'));
+    const op = `conntrack dump mark 0x${(value >>> 0).toString(16)}/0x${(mask >>> 0).toString(16)}`;
+    const sock = this.socket();
+    const seq = (this.seq = (this.seq + 1) >>> 0 || 1);
+    const flows: CtFlow[] = [];
+    return new Promise<CtFlow[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        reject(new WanbraidError('WB_TIMEOUT', `${op}: no answer from the kernel within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(seq, { resolve: () => resolve(flows), reject, timer, op, flows });
+      sock.ref();
+      sock.send(encodeDumpByMark(seq, value, mask), {}, (err) => {
+        if (!err) return;
+        clearTimeout(timer);
+        this.pending.delete(seq);
+        reject(new KernelError(op, err.code ?? 'EIO', undefined, { cause: err }));
+      });
+    });
+  }
+
   close(): void {
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
@@ -113,13 +227,17 @@ export class Conntrack implements ConntrackFlusher {
     if (this.sock) return this.sock;
     const s = new RawNetlinkSocket(Protocol.NETFILTER, { recvBufferSize: 0, sendBufferSize: 0 });
     s.on('message', (d: Buffer) => {
-      for (const a of decodeAcks(d)) {
-        const p = this.pending.get(a.seq);
+      for (const m of decodeCtMessages(d)) {
+        const p = this.pending.get(m.seq);
         if (!p) continue;
-        this.pending.delete(a.seq);
+        if (m.kind === 'entry') {
+          if (m.flow) p.flows?.push(m.flow);
+          continue;
+        }
+        this.pending.delete(m.seq);
         clearTimeout(p.timer);
-        if (a.errno === 0) p.resolve();
-        else p.reject(new KernelError(p.op, errnoNames.get(a.errno) ?? `errno ${a.errno}`));
+        if (m.kind === 'done' || m.errno === 0) p.resolve();
+        else p.reject(new KernelError(p.op, errnoNames.get(m.errno) ?? `errno ${m.errno}`));
       }
       if (this.pending.size === 0) s.unref();
     });

@@ -35,6 +35,8 @@ export interface NativeAddon {
   getOriginalDst: (fd: number, family: 4 | 6) => { address: string; port: number };
   /** One datagram to a unix socket path ("@…" abstract): systemd's $NOTIFY_SOCKET. */
   sdNotify: (path: string, message: string) => void;
+  /** Whole IP packets (header included) through an IPPROTO_RAW socket carrying SO_MARK `mark`; returns how many were sent. */
+  sendRawIp: (family: 4 | 6, mark: number, packets: [packet: Buffer, dst: string][]) => number;
 }
 
 let cached: NativeAddon | undefined;
@@ -56,8 +58,8 @@ export function nativeAddon(path: string = DEFAULT_ADDON_PATH): NativeAddon {
     );
   }
   const addon = mod as Partial<NativeAddon>;
-  if (typeof addon.IcmpSocket !== 'function' || typeof addon.getOriginalDst !== 'function' || typeof addon.sdNotify !== 'function') {
-    throw new WanbraidError('WB_NATIVE', `native addon at ${path} lacks IcmpSocket/getOriginalDst/sdNotify: it is from another version; rebuild it with \`npm run build\``);
+  if (typeof addon.IcmpSocket !== 'function' || typeof addon.getOriginalDst !== 'function' || typeof addon.sdNotify !== 'function' || typeof addon.sendRawIp !== 'function') {
+    throw new WanbraidError('WB_NATIVE', `native addon at ${path} lacks IcmpSocket/getOriginalDst/sdNotify/sendRawIp: it is from another version; rebuild it with \`npm run build\``);
   }
   if (path === DEFAULT_ADDON_PATH) cached = addon as NativeAddon;
   return addon as NativeAddon;

@@ -81,6 +81,7 @@ export function plan(config: Config, views: readonly LinkView[], opts: PlanOptio
       rulePriorities: { first: r.rulePriorityBase, last: r.rulePriorityBase + RULE_SLOTS - 1 },
       nexthopIds: { first: NEXTHOP_ID_BASE, last: NEXTHOP_ID_BASE + NEXTHOP_ID_SLOTS - 1 },
       markMask: r.markMask >>> 0,
+      mainMark: marks.main,
       nftFamily: 'inet',
       nftTable: NFT_TABLE,
     },

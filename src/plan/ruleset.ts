@@ -19,6 +19,7 @@
  *                             through the link (a LAN, a VPN main knows): goto mark_main;
  *                             ct mark bits ← link mark; count new flow
  *   output      route -150    ct mark & M vmap @restore      (the router's replies on marked conns)
+ *   nudge       filter -300   meta mark == main, tcp: notrack (failover nudges, kernel/tcp-nudge.ts)
  *   input/forward filter 0    conntrack-invalid packets from or to a WAN: drop
  *   nat_prerouting nat -100   relay-marked TCP → redirect to the entry's port
  *   nat_postrouting nat 100   per WAN: masquerade, or snat to the configured address
@@ -127,6 +128,15 @@ export function planRuleset(input: RulesetInput): NftTableSpec {
   if (lanIfs.length > 0) chains.push({ name: 'classify', rules: classifyRules(input) });
 
   chains.push({ name: 'output', base: { type: 'route', hook: 'output', prio: -150, policy: 'accept' }, rules: [rule(vmap(and(ct('mark'), M), setRef('restore')))] });
+  // The failover's nudges to a dead link's LAN clients (kernel/tcp-nudge.ts) leave untracked:
+  // conntrack must not take them for the start of a connection from the server.
+  if (lanIfs.length > 0 && config.routing.resetDeadFlows) {
+    chains.push({
+      name: 'nudge',
+      base: { type: 'filter', hook: 'output', prio: -300, policy: 'accept' },
+      rules: [rule(match(meta('mark'), '==', marks.main), match(meta('l4proto'), '==', 'tcp'), { notrack: null })],
+    });
+  }
   if (wanIfs.length > 0) {
     const invalid = match(ct('state'), 'in', 'invalid');
     // The conntrack state first: almost every packet fails it at once.

@@ -140,6 +140,8 @@ export interface Ownership {
   rulePriorities: { first: number; last: number };
   nexthopIds: { first: number; last: number };
   markMask: number;
+  /** The mark routed by the main table (bypass, lastResort main, failover nudges). */
+  mainMark: number;
   nftFamily: 'inet';
   nftTable: string;
 }

@@ -180,3 +180,45 @@ test('nexthops the kernel deleted with a lost carrier are recreated when it come
   assert.match(text, /id 87000004 group 87000101\/87000102\/87000103 type resilient/);
   assert.deepEqual(Object.keys((await L.census(30)).byLink).sort(), ['wan1', 'wan2', 'wan3']);
 });
+
+test('idle flows of a dead link are reset at once by a nudge, IPv4 and IPv6; without nudges they would wait', async () => {
+  const cfg = (resetDeadFlows: boolean) => labConfig(L.addr, [1, 1, 1], { routing: { resetDeadFlows } });
+  for (const nudges of [false, true]) {
+    await L.applyOk(cfg(nudges));
+    // Idle: the client never writes, so only the router can make these connections notice.
+    const v4 = await L.hold(20, { intervalMs: 3_600_000 });
+    const v6 = await L.hold(20, { intervalMs: 3_600_000, v6: true });
+    try {
+      const ports4 = (await v4.opened).map((o) => o.localPort);
+      const ports6 = (await v6.opened).map((o) => o.localPort);
+      const marks4 = await L.flowMarks(L.addr.ports.hold, 4);
+      const marks6 = await L.flowMarks(L.addr.ports.hold, 6);
+      const dead4 = ports4.filter((p) => marks4.get(p) === 2);
+      const dead6 = ports6.filter((p) => marks6.get(p) === 2);
+      assert.ok(dead4.length > 0 && dead4.length < 20 && dead6.length > 0 && dead6.length < 20, `some flows on wan2: ${dead4.length} + ${dead6.length}`);
+      await L.lab.fault('wan2', { kind: 'blackhole' });
+      const r = await L.applyOk(cfg(nudges), { wan2: 'offline' });
+      assert.deepEqual(r.conntrack.map((c) => c.link), ['wan2']);
+      if (!nudges) {
+        assert.equal(r.conntrack[0]!.nudged, undefined);
+        // Control: nothing provokes an idle connection, so none notices (it would at its next write).
+        await sleep(1500);
+        assert.equal(v4.broken.length + v6.broken.length, 0, 'without nudges idle flows stay unaware');
+        continue;
+      }
+      assert.equal(r.conntrack[0]!.nudged, dead4.length + dead6.length, 'one nudge per wan2 connection');
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && (v4.broken.length < dead4.length || v6.broken.length < dead6.length)) await sleep(50);
+      assert.deepEqual(v4.broken.map((b) => ports4[b.id]!).sort(), [...dead4].sort(), 'exactly the IPv4 wan2 flows were reset');
+      assert.deepEqual(v6.broken.map((b) => ports6[b.id]!).sort(), [...dead6].sort(), 'exactly the IPv6 wan2 flows were reset');
+      for (const b of [...v4.broken, ...v6.broken]) assert.equal(b.error, 'ECONNRESET');
+      // The healthy ones still answer.
+      const s4 = await v4.stats();
+      assert.equal(s4.alive, 20 - dead4.length);
+    } finally {
+      v4.close();
+      v6.close();
+      await L.lab.fault('wan2', { kind: 'clear' });
+    }
+  }
+});

@@ -26,7 +26,7 @@ export interface ApplySummary {
   timings: { planMs: number; sysctlMs: number; routingMs: number; nftMs: number; conntrackMs: number };
   nft: { op: string; ok: boolean; changed: string[]; detail?: string };
   failures: string[];
-  conntrack: { link: string; mark: number; ok: boolean }[];
+  conntrack: { link: string; mark: number; ok: boolean; nudged?: number }[];
   routing: { changed: string[]; unchanged: number };
 }
 

@@ -410,6 +410,7 @@ test('ownership lists our tables, priority and nexthop ranges, mark mask and nft
     rulePriorities: { first: 20100, last: 20227 },
     nexthopIds: { first: 87_000_000, last: 87_000_999 },
     markMask: 0xff0000,
+    mainMark: 0xff0000,
     nftFamily: 'inet',
     nftTable: 'wanbraid',
   });
