@@ -11,7 +11,7 @@ async function main(argv: string[]): Promise<void> {
   const [mode, ...a] = argv;
   if (mode === 'target') {
     const t = new Target(Number(a[1]));
-    const port = await t.listen('0.0.0.0', Number(a[0]));
+    const port = await t.listen('::', Number(a[0])); // dual-stack: IPv4 and IPv6 clients
     const push = t.results.push.bind(t.results);
     t.results.push = (...items) => {
       for (const r of items) process.stdout.write(JSON.stringify(r) + '\n');
