@@ -7,7 +7,7 @@
  *   NNN (200..599), `/slow/MS` answers 200 after MS milliseconds (at most 120000), `/ip` the
  *   client's address as seen here (which link a NATed flow took), `/bytes/N` the first N bytes
  *   of pattern.ts's stream, `/hold` the number of open hold connections (JSON);
- * - DNS 53/udp: dns.ts's {@link answerQuery};
+ * - DNS 53/udp: dns.ts's {@link answerQuery}, bound per address (answers come from the address asked);
  * - echo 7 (TCP and UDP); hold 9000 (echo, and never closes first); sink 9001 (reads to end of
  *   stream, answers `BYTES SHA256HEX\n`).
  *
@@ -21,6 +21,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
+import { networkInterfaces } from 'node:os';
 import { LAB_PORTS, INET } from './addressing.js';
 import { answerQuery, type ZoneAnswers } from './dns.js';
 import { fillPattern } from './pattern.js';
@@ -135,25 +136,39 @@ function listenTcp(server: TcpServer | HttpServer, name: string, port: number): 
   });
 }
 
-function listenUdp(name: string, port: number, answer: (msg: Buffer) => Buffer | null): Promise<void> {
-  const sock = createSocket({ type: 'udp6', ipv6Only: false });
-  sock.on('message', (msg, rinfo) => {
-    let reply: Buffer | null = null;
-    try {
-      reply = answer(msg);
-    } catch (err) {
-      log.warn({ svc: name, err: err instanceof Error ? err.message : String(err) }, 'bad datagram');
-    }
-    if (reply) sock.send(reply, rinfo.port, rinfo.address, (err) => err && log.debug({ svc: name, err: err.message }, 'send failed'));
-  });
-  return new Promise((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind({ port, address: '::' }, () => {
-      sock.off('error', reject);
-      sock.on('error', (err) => log.error({ svc: name, err: err.message }, 'socket error'));
-      resolve();
-    });
-  });
+/**
+ * A UDP service bound once per address of this namespace (not to the wildcard): a datagram's
+ * answer then leaves from the very address it was sent to, as a real resolver's does (a
+ * wildcard-bound socket would answer from the route's preferred source, and a client that checks
+ * where its answer came from — the dns prober does — would rightly drop it). Link-local addresses
+ * are left out.
+ */
+async function listenUdp(name: string, port: number, answer: (msg: Buffer) => Buffer | null): Promise<void> {
+  const addrs = Object.values(networkInterfaces())
+    .flat()
+    .filter((a): a is NonNullable<typeof a> => a !== undefined && !(a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80')));
+  await Promise.all(
+    addrs.map((a) => {
+      const sock = createSocket({ type: a.family === 'IPv4' ? 'udp4' : 'udp6' });
+      sock.on('message', (msg, rinfo) => {
+        let reply: Buffer | null = null;
+        try {
+          reply = answer(msg);
+        } catch (err) {
+          log.warn({ svc: name, err: err instanceof Error ? err.message : String(err) }, 'bad datagram');
+        }
+        if (reply) sock.send(reply, rinfo.port, rinfo.address, (err) => err && log.debug({ svc: name, err: err.message }, 'send failed'));
+      });
+      return new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind({ port, address: a.address }, () => {
+          sock.off('error', reject);
+          sock.on('error', (err) => log.error({ svc: name, err: err.message }, 'socket error'));
+          resolve();
+        });
+      });
+    }),
+  );
 }
 
 async function main(): Promise<void> {

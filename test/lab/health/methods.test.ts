@@ -21,15 +21,13 @@ import { linkConfig } from './routing.js';
 let h: HealthLab;
 const NAMES = ['wan1', 'wan2', 'wan3'];
 
-// The lab's DNS service listens on `::` in inet, so its answers leave with the source address of
-// the interface toward the client, not the loopback track IP asked: the prober rightly ignores an
-// answer from another address. The DNS link therefore asks inet's own address on its transfer
-// network (the answer's source is then the address asked).
+// The lab's DNS service binds every address of inet (the track IPs on its loopback included), so
+// each answer comes from the address asked, which the prober checks.
 const first = (ls: WanLinkAddressing[]) => ({
   links: [
     linkConfig(ls[0]!, { method: 'icmp' }),
     linkConfig(ls[1]!, { method: 'tcp', port: 80 }),
-    linkConfig(ls[2]!, { method: 'dns', targets: [ls[2]!.inetSide4] }),
+    linkConfig(ls[2]!, { method: 'dns' }),
   ],
 });
 const second = (ls: WanLinkAddressing[]) => ({
