@@ -287,6 +287,8 @@ const Routing = z.strictObject({
   resetDeadFlows: z.boolean().default(true),
   /** Warn when an online link with weight > 0 carried no new flow for this long while others did. */
   idleLinkWarning: duration().default(60_000),
+  /** How often the kernel is checked against the plan and repaired (a deleted rule, a flushed ruleset); 0 = never. */
+  verifyInterval: duration().default(10_000),
 });
 
 const PathSpec = z.strictObject({

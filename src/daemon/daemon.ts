@@ -66,6 +66,8 @@ export class Daemon extends EventEmitter {
   private started = false;
   private stopped = false;
   private watchdog: NodeJS.Timeout | undefined;
+  private verifier: NodeJS.Timeout | undefined;
+  private verifyEvery = 0;
 
   private constructor(
     private readonly opts: DaemonOptions,
@@ -98,6 +100,7 @@ export class Daemon extends EventEmitter {
     if (cfg.metrics) await this.startMetrics(cfg.metrics.listen);
     this.started = true;
     const report = this.balancer ? await this.applying : undefined;
+    this.armVerify();
     this.notifier.ready(this.readyText(report as ApplyReport | undefined));
     this.startWatchdog();
     this.logger.info({ socket: cfg.status.socket }, 'ready');
@@ -207,6 +210,38 @@ export class Daemon extends EventEmitter {
     if (changes > 0 || !r.ok) this.publish('plan', body);
   }
 
+  /**
+   * Every `routing.verifyInterval`, check the kernel against the plan and repair drift (someone
+   * deleted a rule or route, a firewall reload flushed the nft ruleset). Skipped while an apply
+   * is queued or running: that one re-reads the kernel anyway.
+   */
+  private armVerify(): void {
+    const every = this.balancer ? this.config.routing.verifyInterval : 0;
+    if (every === this.verifyEvery) return;
+    if (this.verifier) clearInterval(this.verifier);
+    this.verifier = undefined;
+    this.verifyEvery = every;
+    if (every <= 0 || this.stopped) return;
+    let busy = false;
+    this.verifier = setInterval(() => {
+      const b = this.balancer;
+      if (!b || busy || this.stopped) return;
+      busy = true;
+      b.verify()
+        .then((r) => {
+          if (r.superseded) return;
+          const repaired = r.routing.results.length + (r.nft.op === 'replace-table' ? 1 : 0);
+          if (repaired > 0) this.logger.warn({ op: 'verify', routingChanges: r.routing.results.length, nft: r.nft.op }, 'kernel state had drifted from the plan: repaired');
+          this.reportApply('verify', r);
+        })
+        .catch((err: unknown) => {
+          if (!this.stopped) this.logger.error({ op: 'verify', err: errorMessage(err) }, 'checking the kernel against the plan failed');
+        })
+        .finally(() => (busy = false));
+    }, every);
+    this.verifier.unref();
+  }
+
   /** Re-read the configuration file; keeps the running one when the new one is invalid. */
   reload(): Promise<void> {
     this.reloading = this.reloading.then(() => this.doReload());
@@ -259,6 +294,7 @@ export class Daemon extends EventEmitter {
     this.configLoadedAt = new Date();
     this.health?.reload(next);
     const report = await this.scheduleApply('reload');
+    this.armVerify();
     this.logger.info({ config: this.opts.configPath, links: next.links.length, planOk: report?.ok }, 'reloaded');
     this.publish('reload', { ok: true, ...(warnings.length > 0 ? { warnings } : {}) });
     this.notifier.ready(this.readyText(report));
@@ -269,6 +305,7 @@ export class Daemon extends EventEmitter {
     this.stopped = true;
     this.notifier.stopping();
     if (this.watchdog) clearInterval(this.watchdog);
+    if (this.verifier) clearInterval(this.verifier);
     this.logger.info('stopping');
     await this.reloading.catch(() => undefined);
     const step = async (what: string, f: () => Promise<unknown>) => {

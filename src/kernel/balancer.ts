@@ -128,6 +128,8 @@ export class Balancer {
   private readonly sendRaw: RawIpSender;
 
   private last: Inputs | undefined;
+  /** The newest (config, views) handed to apply, run or still waiting. */
+  private submitted: { config: Config; views: readonly LinkView[] } | undefined;
   private desired: DesiredState | undefined;
   private nftKey: string | undefined;
   private nftElements = new Map<string, { kind: 'set' | 'map'; json: string }>();
@@ -165,6 +167,7 @@ export class Balancer {
   async apply(config: Config, views: readonly LinkView[]): Promise<ApplyReport> {
     if (this.stopped) throw new WanbraidError('WB_INTERNAL', 'balancer: apply after stop');
     const t0 = performance.now();
+    this.submitted = { config, views };
     const out = await this.runner.submit({ config, views, t0 });
     if (out.superseded) return { ...emptyReport(), superseded: true, durationMs: performance.now() - t0 };
     return out.result;
@@ -172,8 +175,28 @@ export class Balancer {
 
   /** Apply the last (config, views) again: re-reads the kernel (e.g. after a link event deleted nexthops). */
   async refresh(): Promise<ApplyReport> {
-    if (!this.last) throw new WanbraidError('WB_INTERNAL', 'balancer: refresh before the first apply');
-    return this.apply(this.last.config, this.last.views);
+    // The newest inputs asked for, not the last run's: a refresh must never replace a newer
+    // apply that is still waiting in the queue with older views.
+    const s = this.submitted;
+    if (!s) throw new WanbraidError('WB_INTERNAL', 'balancer: refresh before the first apply');
+    return this.apply(s.config, s.views);
+  }
+
+  /**
+   * Check that the kernel still holds the last plan and repair what is missing or changed: the
+   * routing objects are compared in full (reconcile), the nft table for presence (a firewall
+   * reload's `flush ruleset` removes it; it is then installed again whole). Same queue as apply.
+   */
+  async verify(): Promise<ApplyReport> {
+    if (!this.submitted) throw new WanbraidError('WB_INTERNAL', 'balancer: verify before the first apply');
+    if (this.nftKey !== undefined && this.desired) {
+      const present = await this.nft.counters('inet', this.desired.ownership.nftTable).then(
+        () => true,
+        () => false,
+      );
+      if (!present) this.nftKey = undefined;
+    }
+    return this.refresh();
   }
 
   /** The desired state of the last apply (for `check --plan` style inspection and tests). */

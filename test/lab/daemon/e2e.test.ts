@@ -78,7 +78,7 @@ test('health drives the kernel; link override, sets, reload, hooks and metrics o
     const hookOut = join(lab.dir, 'hook.log');
     writeFileSync(join(hooks, '10-record'), `#!/bin/sh\necho "$WANBRAID_LINK $WANBRAID_PREV $WANBRAID_STATE $WANBRAID_DEVICE" >> ${hookOut}\n`);
     chmodSync(join(hooks, '10-record'), 0o755);
-    const config = `${EXAMPLE}\nhooks:\n  dir: ${hooks}\nmetrics:\n  listen: 127.0.0.1:9780\n`;
+    const config = `${EXAMPLE}\nhooks:\n  dir: ${hooks}\nmetrics:\n  listen: 127.0.0.1:9780\nrouting:\n  verifyInterval: 300ms\n`;
     d = await DaemonProcess.start(lab.ns('router'), config);
     const sock = d.socketPath;
     for (const l of ['wan1', 'wan2', 'wan3']) await d.waitForLog(stateLine(l, 'online'), 15_000);
@@ -152,6 +152,19 @@ test('health drives the kernel; link override, sets, reload, hooks and metrics o
     assert.match(m.stdout, /^wanbraid_link_up\{link="wan1"\} 1$/m);
     assert.match(m.stdout, /^wanbraid_link_new_flows_total\{link="wan3"\} \d+$/m);
     assert.match(m.stdout, /^wanbraid_plan_apply_ok 1$/m);
+
+    // Drift: someone deletes the nft table and one of the rules; the periodic check puts them back.
+    const rules = async () => (await lab.exec('router', ['ip', 'rule'])).stdout.split('\n').sort();
+    const rulesBefore = await rules();
+    mark = d.logs.length;
+    await lab.exec('router', ['nft', 'delete', 'table', 'inet', 'wanbraid']);
+    await lab.exec('router', ['ip', 'rule', 'del', 'priority', '20102']);
+    await d.waitForLog((l) => l.msg === 'kernel state had drifted from the plan: repaired', 10_000, mark);
+    await d.waitForLog((l) => l.msg === 'plan applied' && l.why === 'verify', 10_000, mark);
+    assert.deepEqual(await rules(), rulesBefore, 'the rule is back');
+    assert.match((await lab.exec('router', ['nft', 'list', 'tables'])).stdout, /table inet wanbraid/);
+    assert.match((await lab.exec('router', ['nft', 'list', 'table', 'inet', 'wanbraid'])).stdout, /198\.19\.0\.99/, 'with the runtime set changes');
+    await groupBecomes(lab, { wan1: 5, wan2: 3, wan3: 2 });
 
     // A reload with a new weight applies it without restarting anything.
     mark = d.logs.length;

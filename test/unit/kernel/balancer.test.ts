@@ -227,3 +227,92 @@ test('status: shares from the counters, and the idle-link warning once an online
   set('wan2', 65, 2000);
   assert.deepEqual((await b.status()).warnings, []);
 });
+
+test('verify: a missing nft table is installed again whole; routing is reconciled; nothing else changes', async () => {
+  const { b, nft, routing } = setup();
+  const c = threeLinks();
+  await b.apply(c, views(c));
+  const before = nft.batches.length;
+  let r = await b.verify();
+  assert.equal(r.nft.op, 'none', 'table present: nothing to do in nft');
+  assert.equal(routing.calls.length, 2, 'routing reconciled against the kernel');
+  nft.counters = async () => {
+    throw new NftError('list', 'No such file or directory', 1);
+  };
+  r = await b.verify();
+  assert.equal(r.nft.op, 'replace-table');
+  assert.equal(nft.batches.length, before + 1);
+});
+
+test('a refresh (set change, verify) never replaces a newer apply still waiting with older views', async () => {
+  const { b, routing } = setup();
+  const c = threeLinks();
+  await b.apply(c, views(c));
+  let open!: () => void;
+  routing.gate = new Promise((r) => (open = r));
+  const running = b.apply(c, views(c)); // runs, held at the gate
+  const newer = b.apply(c, views(c, { wan1: { state: 'offline' } })); // waits
+  const refreshed = b.refresh(); // must carry the newer views, not the running apply's
+  open();
+  routing.gate = undefined;
+  await running;
+  assert.equal((await newer).superseded, true, 'the refresh came later with the same inputs');
+  const r = await refreshed;
+  assert.equal(r.superseded, false);
+  assert.deepEqual(
+    b.plan!.links.map((l) => `${l.name}:${l.state}`),
+    ['wan1:offline', 'wan2:online', 'wan3:online'],
+  );
+});
+
+test('nudges: the dead link\'s LAN TCP clients get one each, from a dump taken before the flush', async () => {
+  const { conntrack } = setup();
+  const order: string[] = [];
+  const flows = [
+    { family: 4 as const, proto: 6, src: '198.18.100.2', dst: '198.19.0.10', sport: 40000, dport: 9000, tcpState: 3 },
+    { family: 6 as const, proto: 6, src: '2001:db8:100::2', dst: '2001:db8:ffff::10', sport: 40001, dport: 9000, tcpState: 3 },
+    { family: 4 as const, proto: 17, src: '198.18.100.2', dst: '198.19.0.10', sport: 5353, dport: 53 },
+  ];
+  Object.assign(conntrack, {
+    dumpMark: async () => {
+      order.push('dump');
+      return flows;
+    },
+  });
+  const flush = conntrack.flushMark.bind(conntrack);
+  conntrack.flushMark = async (v, m) => {
+    order.push('flush');
+    return flush(v, m);
+  };
+  const sent: { family: number; mark: number; dst: string[] }[] = [];
+  const b2 = new Balancer({
+    logger: silentLogger(),
+    routing: new FakeRouting(),
+    nft: new FakeNft(),
+    conntrack,
+    sysctl: new SysctlGuard({ io: { read: async () => '1', write: async () => undefined } }),
+    sampleIntervalMs: 0,
+    sendRaw: (family, mark, packets) => {
+      order.push('nudge');
+      sent.push({ family, mark, dst: packets.map(([, d]) => d) });
+      return packets.length;
+    },
+  });
+  const c = { ...threeLinks(), lan: { interfaces: ['lan0'] } };
+  await b2.apply(c, views(c));
+  order.length = 0;
+  const r = await b2.apply(c, views(c, { wan2: { state: 'offline' } }));
+  assert.deepEqual(order, ['dump', 'flush', 'nudge', 'nudge']);
+  assert.deepEqual(r.conntrack, [{ link: 'wan2', mark: 0x20000, ok: true, nudged: 2 }]);
+  assert.deepEqual(sent, [
+    { family: 4, mark: 0xff0000, dst: ['198.18.100.2'] },
+    { family: 6, mark: 0xff0000, dst: ['2001:db8:100::2'] },
+  ]);
+  // Turned off: flushed, not nudged.
+  order.length = 0;
+  const off = { ...c, routing: { ...c.routing, resetDeadFlows: false } };
+  await b2.apply(off, views(off));
+  const r2 = await b2.apply(off, views(off, { wan3: { state: 'offline' } }));
+  assert.deepEqual(order, ['flush']);
+  assert.deepEqual(r2.conntrack, [{ link: 'wan3', mark: 0x30000, ok: true }]);
+});
