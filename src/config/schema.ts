@@ -352,7 +352,7 @@ const RelayTuning = z.strictObject({
   sessionBuffer: size().default(32 * 1024 * 1024),
   /** Path reconnect backoff, first and longest wait. */
   retryMin: duration().default(200),
-  retryMax: duration().default(5000),
+  retryMax: duration().default(2000),
   /** A path that answers no keepalive for this long is declared dead. */
   pathTimeout: duration().default(1500),
 });
@@ -366,7 +366,7 @@ const Relay = z.strictObject({
     reorderBuffer: 4 * 1024 * 1024,
     sessionBuffer: 32 * 1024 * 1024,
     retryMin: 200,
-    retryMax: 5000,
+    retryMax: 2000,
     pathTimeout: 1500,
   }),
 });
