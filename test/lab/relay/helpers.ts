@@ -179,6 +179,8 @@ export class Proxy {
   /** Client→server bytes of each connection, when recording. */
   recording: Buffer[][] | undefined;
   private pairs = new Set<[net.Socket, net.Socket]>();
+  /** Connections accepted so far. */
+  accepted = 0;
   port = 0;
   constructor(private readonly to: number) {
     this.server = this.make();
@@ -188,6 +190,7 @@ export class Proxy {
       const u = net.connect({ host: '127.0.0.1', port: this.to });
       const pair: [net.Socket, net.Socket] = [c, u];
       this.pairs.add(pair);
+      this.accepted++;
       const rec: Buffer[] | undefined = this.recording ? [] : undefined;
       if (rec) this.recording!.push(rec);
       let offset = 0;

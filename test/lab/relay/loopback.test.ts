@@ -155,11 +155,13 @@ test('garbage, truncated, replayed and tampered input on the exit: dropped and l
   // a freshly rejoined path surely carries it) drops that path, which is
   // logged; the transfer completes exactly over the other path and the dropped one comes back.
   // The proxy corrupts its next connection: make the entry reconnect p2 through it.
+  const acceptedBefore = s.proxies[1]!.accepted;
   await s.proxies[1]!.kill();
   await s.proxies[1]!.revive();
   s.proxies[1]!.corruptAt = 20_000;
-  // p2 must be up through the corrupting proxy before the transfer, or it may all go over p1.
-  await waitFor('p2 reconnected through the corrupting proxy', () => pathsUp(s) === 2);
+  // p2 must be up again through the corrupting proxy (a new connection, not the old state still
+  // reported) before the transfer, or it may all go over p1.
+  await waitFor('p2 reconnected through the corrupting proxy', () => s.proxies[1]!.accepted > acceptedBefore && pathsUp(s) === 2);
   const second = await client(s.entryPort, 8 * MB, 4, 8 * MB);
   assert.equal(second.replySha, patternSha(1000, 8 * MB));
   assert.equal(second.trailer, patternSha(4, 8 * MB));
