@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab } from '../../../src/lab/lab.js';
@@ -79,6 +79,17 @@ test('health drives the kernel; link override, sets, reload, hooks and metrics o
     writeFileSync(join(hooks, '10-record'), `#!/bin/sh\necho "$WANBRAID_LINK $WANBRAID_PREV $WANBRAID_STATE $WANBRAID_DEVICE" >> ${hookOut}\n`);
     chmodSync(join(hooks, '10-record'), 0o755);
     const config = `${EXAMPLE}\nhooks:\n  dir: ${hooks}\nmetrics:\n  listen: 127.0.0.1:9780\nrouting:\n  verifyInterval: 300ms\n`;
+    // check --plan in the router, before anything runs: the plan from the real interfaces, and
+    // nothing in the kernel changed by asking.
+    const rulesUntouched = (await lab.exec('router', ['ip', 'rule'])).stdout;
+    writeFileSync(join(lab.dir, 'plan.yaml'), config.replace('@SOCKET@', join(lab.dir, 'plan.sock')));
+    const planned = await lab.exec('router', [process.execPath, BIN, 'check', '-c', join(lab.dir, 'plan.yaml'), '--plan', '--offline', 'wan3']);
+    assert.match(planned.stdout, /^balanced IPv4: tier 1: wan1 5 \(62\.5%\), wan2 3 \(37\.5%\)$/m, 'wan3 previewed offline');
+    assert.match(planned.stdout, /# ip route show table 20101 \(wan1\)\n198\.18\.1\.0\/24 dev wan1 .*\ndefault via 198\.18\.1\.254 dev wan1/);
+    assert.match(planned.stdout, /"nftables"/);
+    assert.equal((await lab.exec('router', ['ip', 'rule'])).stdout, rulesUntouched);
+    assert.doesNotMatch((await lab.exec('router', ['nft', 'list', 'tables'])).stdout, /wanbraid/);
+
     d = await DaemonProcess.start(lab.ns('router'), config);
     const sock = d.socketPath;
     for (const l of ['wan1', 'wan2', 'wan3']) await d.waitForLog(stateLine(l, 'online'), 15_000);
@@ -100,6 +111,10 @@ test('health drives the kernel; link override, sets, reload, hooks and metrics o
     const watching = (async () => {
       for await (const e of subscribe(sock, ac.signal)) events.push(e);
     })().catch(() => undefined);
+    // The CLI's view of the same stream.
+    const follower = spawn(BIN, ['events', '-s', sock], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let followed = '';
+    follower.stdout.on('data', (b: Buffer) => (followed += b.toString()));
     let mark = d.logs.length;
     await lab.fault('wan1', { kind: 'blackhole' });
     await d.waitForLog(stateLine('wan1', 'offline'), 10_000, mark);
@@ -110,6 +125,11 @@ test('health drives the kernel; link override, sets, reload, hooks and metrics o
     await groupBecomes(lab, { wan1: 5, wan2: 3, wan3: 2 });
     ac.abort();
     await watching;
+    follower.kill('SIGINT');
+    await new Promise((r) => follower.once('exit', r));
+    assert.match(followed, /link wan1: online → offline \(3 probe rounds failed/);
+    assert.match(followed, /link wan1: offline → online/);
+    assert.match(followed, /plan applied in [\d.]+ ms \(link wan1\)/);
     const linkEvents = events.filter((e) => e.event === 'link').map((e) => `${String(e.link)} ${String(e.prev)}→${String(e.state)}`);
     assert.deepEqual(linkEvents, ['wan1 online→offline', 'wan1 offline→online']);
     assert.ok(events.some((e) => e.event === 'plan' && e.ok === true));
