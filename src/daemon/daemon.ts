@@ -89,6 +89,16 @@ export class Daemon extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.doStart();
+    } catch (err) {
+      // A stop during start (SIGTERM while coming up) makes the remaining steps fail on purpose.
+      if (this.stopped) return;
+      throw err;
+    }
+  }
+
+  private async doStart(): Promise<void> {
     const cfg = this.config;
     this.logger.info({ config: this.opts.configPath, links: cfg.links.length, version: version() }, 'starting');
     this.server = new StatusServer({ path: cfg.status.socket, group: cfg.status.group, logger: this.logger, handler: (r) => this.handle(r) });

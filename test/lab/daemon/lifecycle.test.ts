@@ -104,6 +104,9 @@ test('systemd notifications: READY=1 after start, WATCHDOG=1 when asked for, REL
     await sink.waitFor((m) => m.split('\n').includes('READY=1'));
     const ready = sink.messages.find((m) => m.includes('READY=1'))!;
     assert.ok(ready.split('\n').includes(`MAINPID=${d.pid}`), ready);
+    // READY=1 only once the first plan is in the kernel.
+    assert.match(ready, /STATUS=3 links, plan applied/);
+    assert.match(spawnSync('ip', ['netns', 'exec', set.ns('router'), 'nft', 'list', 'tables'], { encoding: 'utf8' }).stdout, /table inet wanbraid/);
     await sink.waitFor((m) => m === 'WATCHDOG=1');
     d.signal('SIGHUP');
     await sink.waitFor((m) => m.startsWith('RELOADING=1\nMONOTONIC_USEC='));
@@ -113,5 +116,22 @@ test('systemd notifications: READY=1 after start, WATCHDOG=1 when asked for, REL
     await d.stop();
     d.cleanup();
     sink.stop();
+  }
+});
+
+test('SIGTERM while starting: a clean exit 0 and nothing left behind', async () => {
+  const d = await DaemonProcess.start(set.ns('router'), EXAMPLE, { waitReady: false });
+  try {
+    await d.waitForLog((l) => l.msg === 'starting', 10_000);
+    d.signal('SIGTERM');
+    assert.equal(await d.done, 0, d.stderr.join(''));
+    const ns = set.ns('router');
+    const rules = spawnSync('ip', ['netns', 'exec', ns, 'ip', 'rule'], { encoding: 'utf8' }).stdout;
+    assert.doesNotMatch(rules, /^20\d{3}:/m, rules);
+    assert.doesNotMatch(spawnSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'tables'], { encoding: 'utf8' }).stdout, /wanbraid/);
+    assert.equal(existsSync(d.socketPath), false);
+  } finally {
+    await d.stop();
+    d.cleanup();
   }
 });
