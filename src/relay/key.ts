@@ -7,7 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import type { Config } from '../config/schema.js';
 import { KEY_LEN } from './protocol/handshake.js';
 
 export function generateKey(): string {
@@ -50,4 +51,25 @@ export function loadKeyFile(file: string, field: string): LoadedKey {
   if (typeof key === 'string') throw new ConfigError([{ path: field, message: `${file}: ${key}` }]);
   const warning = (mode & 0o077) !== 0 ? `key file ${file} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it` : undefined;
   return { key, warning };
+}
+
+/**
+ * Every relay key file of a config, read as the daemon will read it at start: the problems (as
+ * config issues with their field paths) and the warnings (loose file modes). Touches nothing.
+ */
+export function checkKeyFiles(config: Config): { issues: ConfigIssue[]; warnings: string[] } {
+  const issues: ConfigIssue[] = [];
+  const warnings: string[] = [];
+  const one = (file: string, field: string) => {
+    try {
+      const k = loadKeyFile(file, field);
+      if (k.warning) warnings.push(`${field}: ${k.warning}`);
+    } catch (err) {
+      if (err instanceof ConfigError) issues.push(...err.issues);
+      else throw err;
+    }
+  };
+  config.relay?.entries.forEach((e, i) => one(e.keyFile, `relay.entries[${i}].keyFile`));
+  if (config.relay?.exit) one(config.relay.exit.keyFile, 'relay.exit.keyFile');
+  return { issues, warnings };
 }

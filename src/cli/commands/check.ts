@@ -6,6 +6,7 @@ import { suggest } from '../../config/validate.js';
 import { ConfigError, UsageError, WanbraidError } from '../../errors.js';
 import type { LinkView } from '../../model.js';
 import { snapshotViews } from '../../health/snapshot-views.js';
+import { checkKeyFiles } from '../../relay/key.js';
 import { RtnlKernelSource } from '../../health/rtnl-source.js';
 import { RTPROT_WANBRAID } from '../../kernel/rtnl/index.js';
 import { plan } from '../../plan/planner.js';
@@ -39,7 +40,8 @@ export const check: Command = {
   summary: 'validate a configuration file (--plan: print the kernel state it asks for)',
   usage: `usage: wanbraid check [-c FILE] [--json | --plan [--offline LINK,...]]
 
-Validates FILE (default ${DEFAULT_CONFIG_PATH}) and lists every problem with its field path.
+Validates FILE (default ${DEFAULT_CONFIG_PATH}) and lists every problem with its field path. Relay
+key files are read too, as the daemon will: an unreadable or malformed one is a warning on stderr.
 Exit status: 0 valid, 1 invalid or unreadable, 2 usage error. Changes nothing on the system.
 
   -c, --config FILE     configuration file
@@ -69,6 +71,11 @@ Exit status: 0 valid, 1 invalid or unreadable, 2 usage error. Changes nothing on
       }
       throw err;
     }
+    // Relay key files are read as the daemon will read them. The file itself is valid either way
+    // (it may be checked on another machine than the one it runs on), so these are warnings.
+    const keys = checkKeyFiles(cfg);
+    for (const i of keys.issues) io.err(`warning: ${i.path}: ${i.message} (the daemon refuses to start with it)`);
+    for (const w of keys.warnings) io.err(`warning: ${w}`);
     if (values.json) {
       io.out(JSON.stringify(cfg, null, 2));
       return EXIT_OK;

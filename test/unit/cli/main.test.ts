@@ -116,3 +116,27 @@ test('link and set against a socket nobody listens on: exit 1 with the socket na
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('check reads relay key files as the daemon will: a missing or malformed one is a warning, the file stays valid', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wanbraid-cli-'));
+  try {
+    const cfg = (key: string) => {
+      const f = join(dir, 'exit.yaml');
+      writeFileSync(f, `relay:\n  exit:\n    listen: 0.0.0.0:7000\n    keyFile: ${key}\n    allow: [198.19.0.10:5201]\n`);
+      return f;
+    };
+    let r = await cli('check', '-c', cfg(join(dir, 'missing.key')));
+    assert.equal(r.code, 0);
+    assert.match(r.err, /^warning: relay\.exit\.keyFile: cannot read key file .*missing\.key \(ENOENT\) \(the daemon refuses to start with it\)$/m);
+    writeFileSync(join(dir, 'bad.key'), 'not a key\n', { mode: 0o600 });
+    r = await cli('check', '-c', cfg(join(dir, 'bad.key')));
+    assert.equal(r.code, 0);
+    assert.match(r.err, /relay\.exit\.keyFile: .*bad\.key: /);
+    writeFileSync(join(dir, 'good.key'), (await cli('keygen')).out, { mode: 0o600 });
+    r = await cli('check', '-c', cfg(join(dir, 'good.key')));
+    assert.equal(r.code, 0);
+    assert.equal(r.err, '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
