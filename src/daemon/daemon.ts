@@ -130,7 +130,14 @@ export class Daemon extends EventEmitter {
     if (this.stopped) return;
     const health = new HealthManager({ logger: this.logger, config: cfg, kernel: new RtnlKernelSource(), createProber, ownRouteProtocol: RTPROT_WANBRAID });
     this.health = health;
-    health.on('change', (view, prev) => this.onLinkChange(view, prev));
+    health.on('change', (view, prev) => {
+      // Runs inside health's timers and rtnetlink callbacks: a failure here must not escape.
+      try {
+        this.onLinkChange(view, prev);
+      } catch (err) {
+        this.logger.error({ op: 'link-change', link: view.name, err: errorMessage(err) }, 'handling a link change failed');
+      }
+    });
     health.on('removed', (prev) => this.publish('link', { link: prev.name, state: 'removed', prev: prev.state }));
     await health.start();
     void this.scheduleApply('health');
