@@ -141,6 +141,9 @@ test('a whole best tier down hands over to the next tier; with nothing up lastRe
   assert.match(route, /dev wan3/);
 
   const dead = { wan1: 'offline', wan2: 'offline', wan3: 'offline' } as const;
+  // The kernel rate-limits ICMP errors per destination (6 at once, then 1/s): what ran before in
+  // this lab must not decide whether the rejects below are sent. This test is about nft's reject.
+  await L.lab.exec('router', ['sysctl', '-qw', 'net.ipv4.icmp_ratelimit=0', 'net.ipv6.icmp.ratelimit=0']);
   await L.applyOk(tiers('unreachable'), dead);
   const p = await L.traffic<{ results: { ok: boolean; ms: number; error?: string }[] }>('probe', { host: L.addr.inet.server4, port: 80, intervalMs: 50, durationMs: 200, timeoutMs: 2000 });
   assert.ok(p.results.every((x) => !x.ok && x.error !== 'timeout' && x.ms < 500), `unreachable answers at once: ${JSON.stringify(p.results)}`);
