@@ -5,7 +5,7 @@
  */
 import type { LinkStatus, StatusObject } from '../status/types.js';
 import { formatRelayStatus, type RelayStatus } from '../relay/relay.js';
-import { ago, fmtNum, table } from './table.js';
+import { ago, fmtNum, fmtShare, formatBytes, table } from './table.js';
 
 interface TargetRow {
   target: string;
@@ -23,20 +23,6 @@ interface Override {
   action: string;
   source: string;
   until?: string;
-}
-
-const pct = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '-');
-
-function bytes(n: unknown): string {
-  if (typeof n !== 'number') return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)}${units[i]}`;
 }
 
 function stateText(l: LinkStatus, now: number): string {
@@ -77,8 +63,8 @@ export function formatStatus(st: StatusObject, now: number): string {
             fmtNum(l.jitterMs, 1, 'ms'),
             targetsText(l),
             weightText(l.weight, l.configuredWeight),
-            b ? `${b.newFlows} (${pct(b.newFlowShare)})` : '-',
-            b ? `${bytes(b.bytes)} (${pct(b.byteShare)})` : '-',
+            b ? `${b.newFlows} (${fmtShare(b.newFlowShare)})` : '-',
+            b ? `${formatBytes(b.bytes)} (${fmtShare(b.byteShare)})` : '-',
             l.reason,
           ];
         }),

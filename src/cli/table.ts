@@ -24,3 +24,20 @@ export function ago(ms: number): string {
 export function fmtNum(v: unknown, digits = 1, unit = ''): string {
   return typeof v === 'number' && Number.isFinite(v) ? `${v.toFixed(digits)}${unit}` : '-';
 }
+
+/** "0B", "1023B", "1.0KiB", "15MiB": binary units, one decimal below 10. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v}B` : `${v < 10 ? v.toFixed(1) : Math.round(v)}${units[i]}`;
+}
+
+/** A share 0..1 as "62.5%", "-" when unknown. */
+export function fmtShare(v: unknown): string {
+  return typeof v === 'number' && Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '-';
+}

@@ -62,7 +62,7 @@ export class Daemon extends EventEmitter {
   private relay: RelayHandle | undefined;
   private metrics: MetricsServer | undefined;
   private reloading: Promise<void> = Promise.resolve();
-  private applying: Promise<unknown> = Promise.resolve();
+  private applying: Promise<ApplyReport | undefined> = Promise.resolve(undefined);
   private started = false;
   private stopped = false;
   private watchdog: NodeJS.Timeout | undefined;
@@ -111,7 +111,7 @@ export class Daemon extends EventEmitter {
     this.started = true;
     const report = this.balancer ? await this.applying : undefined;
     this.armVerify();
-    this.notifier.ready(this.readyText(report as ApplyReport | undefined));
+    this.notifier.ready(this.readyText(report));
     this.startWatchdog();
     this.logger.info({ socket: cfg.status.socket }, 'ready');
   }

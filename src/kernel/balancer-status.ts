@@ -121,39 +121,6 @@ export function buildStatus(
   return { links: out, warnings };
 }
 
-const pct = (v: number | undefined): string => (v === undefined ? '-' : `${(100 * v).toFixed(1)}%`);
-
-function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)}${units[i]}`;
-}
-
-/** The human table of `wanbraid status` for balancing, then the warnings. */
-export function formatBalancerStatus(s: BalancerStatus): string {
-  const header = ['LINK', 'STATE', 'WEIGHT', 'NEW FLOWS', 'SHARE', 'BYTES', 'SHARE'];
-  const rows = s.links.map((l) => [
-    l.name,
-    l.state,
-    `${l.weight}${l.inUse ? '' : ' (idle)'}`,
-    String(l.newFlows),
-    pct(l.newFlowShare),
-    bytes(l.bytes),
-    pct(l.byteShare),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  const out = [line(header), ...rows.map(line)];
-  for (const w of s.warnings) out.push(`warning: ${w}`);
-  if (s.lastApply && !s.lastApply.ok) out.push(`last apply (${s.lastApply.at}) had failures: ${s.lastApply.failures.join('; ')}`);
-  return out.join('\n');
-}
-
 /**
  * Balancing's Prometheus families (status/metrics.ts), from the nft counters: new flows, packets
  * and bytes per link since the table was installed, whether a policy balances onto it now, and

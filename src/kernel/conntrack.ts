@@ -12,7 +12,7 @@
 import { constants as osConstants } from 'node:os';
 import { RawNetlinkSocket, Protocol } from 'netlink';
 import { KernelError, WanbraidError } from '../errors.js';
-import { addressFromBytes } from '../plan/addr.js';
+import { bytesToIp } from './rtnl/ip.js';
 import type { CtFlow } from './tcp-nudge.js';
 
 const NFNL_SUBSYS_CTNETLINK = 1;
@@ -116,8 +116,8 @@ export function decodeCtEntry(body: Buffer): CtFlow | undefined {
   const flow: CtFlow = {
     family: fam,
     proto: num[0]!,
-    src: addressFromBytes(src),
-    dst: addressFromBytes(dst),
+    src: bytesToIp(src),
+    dst: bytesToIp(dst),
     sport: sp && sp.length >= 2 ? sp.readUInt16BE(0) : 0,
     dport: dp && dp.length >= 2 ? dp.readUInt16BE(0) : 0,
   };

@@ -18,7 +18,8 @@
  * This module is pure: the segment (IP header included, for an IPPROTO_RAW socket) and the choice
  * of which flushed entries get one. The sending is native/raw_send.c.
  */
-import { addressBytes } from '../plan/addr.js';
+import { internetChecksum } from '../util/checksum.js';
+import { ipToBytes } from './rtnl/ip.js';
 
 /** A flushed conntrack entry, as the original direction saw it (client → server). */
 export interface CtFlow {
@@ -41,27 +42,14 @@ export function flowsToNudge(flows: readonly CtFlow[], localAddresses: ReadonlyS
   return flows.filter((f) => f.proto === IPPROTO_TCP && (f.tcpState === undefined || LIVE_TCP_STATES.has(f.tcpState)) && !localAddresses.has(f.src));
 }
 
-/** One's-complement sum of 16-bit words (RFC 1071), folded, not inverted. */
-function sum16(bufs: readonly Buffer[]): number {
-  let s = 0;
-  for (const b of bufs) {
-    for (let i = 0; i + 1 < b.length; i += 2) s += b.readUInt16BE(i);
-    if (b.length % 2 === 1) s += b[b.length - 1]! << 8;
-  }
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
-}
-
-export const checksum = (bufs: readonly Buffer[]): number => ~sum16(bufs) & 0xffff;
-
 /**
  * The nudge for `flow`: a packet from its server (`dst:dport`) to its client (`src:sport`), TCP
  * flags ACK, window 0, no payload, with `seq` and `ack`; IPv4 (20-byte header, DF) or IPv6 header
  * included, every checksum filled.
  */
 export function nudgeSegment(flow: CtFlow, seq: number, ack: number): Buffer {
-  const src = addressBytes(flow.dst);
-  const dst = addressBytes(flow.src);
+  const src = ipToBytes(flow.dst, flow.family);
+  const dst = ipToBytes(flow.src, flow.family);
   const tcp = Buffer.alloc(20);
   tcp.writeUInt16BE(flow.dport, 0);
   tcp.writeUInt16BE(flow.sport, 2);
@@ -74,7 +62,7 @@ export function nudgeSegment(flow: CtFlow, seq: number, ack: number): Buffer {
     flow.family === 4
       ? Buffer.concat([src, dst, Buffer.from([0, IPPROTO_TCP, 0, tcp.length])])
       : Buffer.concat([src, dst, Buffer.from([0, 0, 0, tcp.length, 0, 0, 0, IPPROTO_TCP])]);
-  tcp.writeUInt16BE(checksum([pseudo, tcp]), 16);
+  tcp.writeUInt16BE(internetChecksum(Buffer.concat([pseudo, tcp])), 16);
   if (flow.family === 4) {
     const ip = Buffer.alloc(20);
     ip[0] = 0x45;
@@ -84,7 +72,7 @@ export function nudgeSegment(flow: CtFlow, seq: number, ack: number): Buffer {
     ip[9] = IPPROTO_TCP;
     src.copy(ip, 12);
     dst.copy(ip, 16);
-    ip.writeUInt16BE(checksum([ip]), 10);
+    ip.writeUInt16BE(internetChecksum(ip), 10);
     return Buffer.concat([ip, tcp]);
   }
   const ip = Buffer.alloc(40);

@@ -86,16 +86,11 @@ async function waitStatus(sock: string, what: string, pred: (s: StatusObject) =>
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   try {
-    let s = await status(sock);
-    if (pred(s)) return s;
-    for await (const e of subscribe(sock, ac.signal)) {
-      if (!('event' in e)) {
-        // Subscribed: check once more, in case it happened between the first check and now.
-        s = await status(sock);
-        if (pred(s)) return s;
-        continue;
-      }
-      s = await status(sock);
+    const first = await status(sock);
+    if (pred(first)) return first;
+    // Every line (the reply to subscribe, then each event) is a moment to look again.
+    for await (const _ of subscribe(sock, ac.signal)) {
+      const s = await status(sock);
       if (pred(s)) return s;
     }
     throw new WanbraidError('WB_TIMEOUT', `demo: ${what} did not happen within ${timeoutMs} ms`);

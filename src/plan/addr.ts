@@ -99,20 +99,3 @@ export function reducePrefixes(list: readonly Prefix[], family: Family): Prefix[
   }
   return out;
 }
-
-/** The address in network byte order (4 or 16 bytes). */
-export function addressBytes(addr: string): Buffer {
-  const family: Family = isIPv4(addr) ? 4 : 6;
-  const n = family === 4 ? 4 : 16;
-  const v = toBig(addr);
-  const out = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) out[i] = Number((v >> BigInt(8 * (n - 1 - i))) & 0xffn);
-  return out;
-}
-
-/** Text form (RFC 5952 for IPv6) of 4 or 16 bytes in network order. */
-export function addressFromBytes(b: Uint8Array): string {
-  let v = 0n;
-  for (const x of b) v = (v << 8n) | BigInt(x);
-  return fromBig(v, b.length === 4 ? 4 : 6);
-}

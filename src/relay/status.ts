@@ -6,6 +6,8 @@
  *
  * Units: bytes, bits per second (throughput), milliseconds.
  */
+import { formatBytes, table } from '../cli/table.js';
+import type { MuxStatus } from './core/mux.js';
 
 export const PATH_STATES = ['up', 'connecting', 'down', 'unused'] as const;
 /**
@@ -42,18 +44,8 @@ export interface RelayPathStatus {
   forMs: number;
 }
 
-export interface RelaySessionCounters {
-  /** Open flows, and those waiting for the exit to connect. */
-  flows: number;
-  opening: number;
-  /** Payload waiting in reorder buffers (bytes), and one flow's limit. */
-  reorderBytes: number;
-  reorderLimit: number;
-  /** Sent or queued but unacknowledged (bytes). */
-  unackedBytes: number;
-  resentChunks: number;
-  duplicateChunks: number;
-}
+/** A session's counters: the engine's (core/mux.ts {@link MuxStatus}) without its paths. */
+export type RelaySessionCounters = Omit<MuxStatus, 'paths'>;
 
 export interface RelayEntryStatus extends RelaySessionCounters {
   name: string;
@@ -103,16 +95,7 @@ export interface RelayStatus {
 // ---------------------------------------------------------------------------------------------
 // Human table
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v}B` : `${v < 10 ? v.toFixed(1) : Math.round(v)}${units[i]}`;
-}
+export { formatBytes };
 
 export function formatRate(bps: number): string {
   if (bps < 1000) return `${Math.round(bps)}bit/s`;
@@ -134,12 +117,6 @@ function formatDuration(ms: number): string {
   return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
 }
 
-function table(header: string[], rows: string[][]): string[] {
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(w[i]!))).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)];
-}
-
 function pathRows(paths: RelayPathStatus[]): string[] {
   if (paths.length === 0) return ['    (no paths)'];
   const rows = paths.map((p) => [
@@ -153,7 +130,9 @@ function pathRows(paths: RelayPathStatus[]): string[] {
     String(p.resentChunks),
     formatDuration(p.forMs),
   ]);
-  return table(['PATH', 'STATE', 'RTT', 'TX', 'RX', 'SENT', 'RECEIVED', 'RESENT', 'FOR'], rows).map((l) => `    ${l}`);
+  return table(['PATH', 'STATE', 'RTT', 'TX', 'RX', 'SENT', 'RECEIVED', 'RESENT', 'FOR'], rows)
+    .split('\n')
+    .map((l) => `    ${l}`);
 }
 
 function counters(c: RelaySessionCounters): string {
@@ -184,7 +163,9 @@ export function formatRelayStatus(s: RelayStatus): string {
       ...table(
         ['NAME', 'LISTEN', 'TO', 'CONNECTIONS', 'BYTES'],
         s.forwards.map((f) => [f.name, f.listen, f.to, String(f.connections), formatBytes(f.bytes)]),
-      ).map((l) => `  ${l}`),
+      )
+        .split('\n')
+        .map((l) => `  ${l}`),
     );
   }
   return out.join('\n');

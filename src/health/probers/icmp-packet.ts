@@ -10,6 +10,7 @@
  * message alone.
  */
 import type { Family } from '../../config/values.js';
+import { internetChecksum } from '../../util/checksum.js';
 
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_ECHO_REQUEST = 8;
@@ -26,15 +27,7 @@ export interface EchoMessage {
   payload: Buffer;
 }
 
-/** The 16-bit one's-complement of the one's-complement sum of `buf` (odd length padded with a zero byte). */
-export function internetChecksum(buf: Uint8Array): number {
-  let sum = 0;
-  let i = 0;
-  for (; i + 1 < buf.length; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
-  if (i < buf.length) sum += buf[i]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
+export { internetChecksum };
 
 /** An echo request for `family`: with its checksum for IPv4, with 0 (the kernel's job) for IPv6. */
 export function buildEchoRequest(family: Family, msg: EchoMessage): Buffer {

@@ -1,9 +1,10 @@
 /** Failover nudges: the segment's bytes and checksums, which flushed entries get one, and the ctnetlink dump codec. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checksum, flowsToNudge, nudgeSegment, type CtFlow } from '../../../src/kernel/tcp-nudge.js';
+import { flowsToNudge, nudgeSegment, type CtFlow } from '../../../src/kernel/tcp-nudge.js';
+import { internetChecksum } from '../../../src/util/checksum.js';
 import { decodeCtMessages, encodeDumpByMark } from '../../../src/kernel/conntrack.js';
-import { addressBytes } from '../../../src/plan/addr.js';
+import { ipToBytes } from '../../../src/kernel/rtnl/ip.js';
 
 const v4: CtFlow = { family: 4, proto: 6, src: '198.18.100.2', dst: '198.19.0.10', sport: 40000, dport: 9000, tcpState: 3 };
 const v6: CtFlow = { family: 6, proto: 6, src: '2001:db8:100::2', dst: '2001:db8:ffff::10', sport: 40001, dport: 443, tcpState: 3 };
@@ -14,9 +15,9 @@ test('IPv4 nudge: from the server to the client, ACK only, valid IP and TCP chec
   assert.equal(p[0], 0x45);
   assert.equal(p.readUInt16BE(2), 40);
   assert.equal(p[9], 6);
-  assert.deepEqual(p.subarray(12, 16), addressBytes('198.19.0.10'));
-  assert.deepEqual(p.subarray(16, 20), addressBytes('198.18.100.2'));
-  assert.equal(checksum([p.subarray(0, 20)]), 0, 'IP header checksum');
+  assert.deepEqual(p.subarray(12, 16), ipToBytes('198.19.0.10'));
+  assert.deepEqual(p.subarray(16, 20), ipToBytes('198.18.100.2'));
+  assert.equal(internetChecksum(p.subarray(0, 20)), 0, 'IP header checksum');
   const tcp = p.subarray(20);
   assert.equal(tcp.readUInt16BE(0), 9000);
   assert.equal(tcp.readUInt16BE(2), 40000);
@@ -24,7 +25,7 @@ test('IPv4 nudge: from the server to the client, ACK only, valid IP and TCP chec
   assert.equal(tcp.readUInt32BE(8), 0x55667788);
   assert.equal(tcp[13], 0x10, 'ACK only: no SYN, no RST, no data');
   const pseudo = Buffer.concat([p.subarray(12, 16), p.subarray(16, 20), Buffer.from([0, 6, 0, 20])]);
-  assert.equal(checksum([pseudo, tcp]), 0, 'TCP checksum');
+  assert.equal(internetChecksum(Buffer.concat([pseudo, tcp])), 0, 'TCP checksum');
 });
 
 test('IPv6 nudge: fixed header, TCP checksum over the IPv6 pseudo-header', () => {
@@ -33,10 +34,10 @@ test('IPv6 nudge: fixed header, TCP checksum over the IPv6 pseudo-header', () =>
   assert.equal(p[0]! >> 4, 6);
   assert.equal(p.readUInt16BE(4), 20);
   assert.equal(p[6], 6);
-  assert.deepEqual(p.subarray(8, 24), addressBytes('2001:db8:ffff::10'));
-  assert.deepEqual(p.subarray(24, 40), addressBytes('2001:db8:100::2'));
+  assert.deepEqual(p.subarray(8, 24), ipToBytes('2001:db8:ffff::10'));
+  assert.deepEqual(p.subarray(24, 40), ipToBytes('2001:db8:100::2'));
   const pseudo = Buffer.concat([p.subarray(8, 24), p.subarray(24, 40), Buffer.from([0, 0, 0, 20, 0, 0, 0, 6])]);
-  assert.equal(checksum([pseudo, p.subarray(40)]), 0);
+  assert.equal(internetChecksum(Buffer.concat([pseudo, p.subarray(40)])), 0);
 });
 
 test('only live TCP connections of LAN clients are nudged', () => {
@@ -78,7 +79,7 @@ test('ctnetlink: the dump request filters by mark; entries, errors and the end o
   const tuple = nla(
     1,
     Buffer.concat([
-      nla(1, Buffer.concat([nla(1, addressBytes('198.18.100.2')), nla(2, addressBytes('198.19.0.10'))]), true),
+      nla(1, Buffer.concat([nla(1, ipToBytes('198.18.100.2')), nla(2, ipToBytes('198.19.0.10'))]), true),
       nla(2, Buffer.concat([nla(1, Buffer.from([6])), nla(2, be16(40000)), nla(3, be16(9000))]), true),
     ]),
     true,
@@ -88,7 +89,7 @@ test('ctnetlink: the dump request filters by mark; entries, errors and the end o
   const tuple6 = nla(
     1,
     Buffer.concat([
-      nla(1, Buffer.concat([nla(3, addressBytes('2001:db8:100::2')), nla(4, addressBytes('2001:db8:ffff::10'))]), true),
+      nla(1, Buffer.concat([nla(3, ipToBytes('2001:db8:100::2')), nla(4, ipToBytes('2001:db8:ffff::10'))]), true),
       nla(2, Buffer.concat([nla(1, Buffer.from([6])), nla(2, be16(40001)), nla(3, be16(443))]), true),
     ]),
     true,
