@@ -279,7 +279,11 @@ test('getOriginalDst: the destination a LAN client asked for before nft redirect
   // Not redirected: the client talks to port 7000 directly, and the "original" destination is
   // simply the listener's own address — which is how the relay tells the two apart.
   await client.call('connect', { host: '2001:db8:100::1', port: 7000 });
-  const events = router.events.filter((e) => e.event === 'origdst');
+  // The router reports each accept on its own pipe, which may lag behind the client's answer:
+  // wait for the third report rather than count what has arrived so far.
+  const origdst = () => router.events.filter((e) => e.event === 'origdst');
+  await router.event(() => origdst().length >= 3);
+  const events = origdst();
   assert.equal(events.length, 3);
   assert.deepEqual(events[0]!.original, { address: T4, port: 8080, family: 4 });
   assert.equal(events[0]!.remote, '::ffff:198.18.100.2', 'an IPv4 client on the dual-stack listener');
