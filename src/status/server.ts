@@ -122,6 +122,7 @@ export class StatusServer {
     if (parsed.request.cmd === 'subscribe') {
       this.subscribers.add(sock);
       sock.write(okReply(parsed.id, { subscribed: true }));
+      this.opts.logger.debug({ subscribers: this.subscribers.size }, 'event subscriber added');
       return;
     }
     try {

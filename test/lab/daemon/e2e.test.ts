@@ -54,15 +54,18 @@ const stateLine = (link: string, state: string) => (l: LogLine) => l.link === li
  * Wait until the router's default nexthop group is `want`: health logs a change before the
  * (coalesced) apply that follows it finishes, so tests wait for the kernel to converge.
  */
-async function groupBecomes(lab: Lab, want: Record<string, number>, timeoutMs = 10_000): Promise<void> {
+/** Reads `read()` until it equals `want` (polled every 50 ms, up to `timeoutMs`), then asserts it. */
+async function becomes<T>(read: () => Promise<T>, want: T, message?: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  let got = await defaultGroup(lab);
+  let got = await read();
   while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < end) {
     await new Promise((r) => setTimeout(r, 50));
-    got = await defaultGroup(lab);
+    got = await read();
   }
-  assert.deepEqual(got, want);
+  assert.deepEqual(got, want, message);
 }
+
+const groupBecomes = (lab: Lab, want: Record<string, number>): Promise<void> => becomes(() => defaultGroup(lab), want);
 
 test('health drives the kernel; link override, sets, reload, hooks and metrics over the socket; stop leaves nothing', async () => {
   const lab = await Lab.up({ links: 3 });
@@ -115,6 +118,8 @@ test('health drives the kernel; link override, sets, reload, hooks and metrics o
     const follower = spawn(BIN, ['events', '-s', sock], { stdio: ['ignore', 'pipe', 'pipe'] });
     let followed = '';
     follower.stdout.on('data', (b: Buffer) => (followed += b.toString()));
+    // Both subscribed before the fault, or a slow start could miss the first change.
+    await d.waitForLog((l) => l.msg === 'event subscriber added' && l.subscribers === 2, 10_000);
     let mark = d.logs.length;
     await lab.fault('wan1', { kind: 'blackhole' });
     await d.waitForLog(stateLine('wan1', 'offline'), 10_000, mark);
@@ -126,7 +131,7 @@ test('health drives the kernel; link override, sets, reload, hooks and metrics o
     ac.abort();
     await watching;
     follower.kill('SIGINT');
-    await new Promise((r) => follower.once('exit', r));
+    await new Promise((r) => follower.once('close', r));
     assert.match(followed, /link wan1: online → offline \(3 probe rounds failed/);
     assert.match(followed, /link wan1: offline → online/);
     assert.match(followed, /plan applied in [\d.]+ ms \(link wan1\)/);
@@ -181,8 +186,10 @@ test('health drives the kernel; link override, sets, reload, hooks and metrics o
     await lab.exec('router', ['ip', 'rule', 'del', 'priority', '20102']);
     await d.waitForLog((l) => l.msg === 'kernel state had drifted from the plan: repaired', 10_000, mark);
     await d.waitForLog((l) => l.msg === 'plan applied' && l.why === 'verify', 10_000, mark);
-    assert.deepEqual(await rules(), rulesBefore, 'the rule is back');
-    assert.match((await lab.exec('router', ['nft', 'list', 'tables'])).stdout, /table inet wanbraid/);
+    // A check may fall between the two deletions and repair only the first: the next one
+    // (300 ms later) repairs the other, so wait for both rather than for one repair.
+    await becomes(rules, rulesBefore, 'the rule is back');
+    await becomes(async () => /table inet wanbraid/.test((await lab.exec('router', ['nft', 'list', 'tables'])).stdout), true, 'the nft table is back');
     assert.match((await lab.exec('router', ['nft', 'list', 'table', 'inet', 'wanbraid'])).stdout, /198\.19\.0\.99/, 'with the runtime set changes');
     await groupBecomes(lab, { wan1: 5, wan2: 3, wan3: 2 });
 

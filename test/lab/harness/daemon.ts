@@ -56,7 +56,8 @@ export class DaemonProcess {
       }
     });
     child.stderr!.on('data', (d: Buffer) => this.stderr.push(d.toString()));
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve((this.exitCode = code))));
+    // 'close', not 'exit': the last log lines may still be in the pipes when the process exits.
+    this.exited = new Promise((resolve) => child.once('close', (code) => resolve((this.exitCode = code))));
   }
 
   /**

@@ -65,7 +65,7 @@ test('icmp, tcp and dns probes bring their links online', async () => {
     ['wan2', 'tcp', 'online'],
     ['wan3', 'dns', 'online'],
   ]);
-  for (const l of st.links) assert.ok(l.rttMs !== undefined && l.rttMs < 100, `${l.name} rtt ${l.rttMs}`);
+  for (const l of st.links) assert.ok(l.rttMs !== undefined && l.rttMs >= 0 && l.rttMs < 1000, `${l.name} rtt ${l.rttMs}`);
 });
 
 test('after a reload to http, https and icmp over IPv6 the links stay online and every target answers', async () => {

@@ -73,7 +73,8 @@ test('a schedule takes the link out for its duration and puts it back (node-cron
   assert.ok(st.schedules[0]!.nextRun !== undefined);
   const back = await h.waitState('wan2', 'online', { since: c });
   assert.deepEqual(back.view.reason, { kind: 'schedule', schedule: 'blink', action: 'end' });
-  assert.ok(back.at - out.at >= 900 && back.at - out.at < 3000, `out for ${back.at - out.at} ms`);
+  // The duration is honoured (never shorter); the ceiling only says it ended, not at the next window's end.
+  assert.ok(back.at - out.at >= 900 && back.at - out.at < 10_000, `out for ${back.at - out.at} ms`);
   // Without the schedule, the link stays in.
   const views = await h.driver.call<LinkView[]>('health.reload', { config: { links: h.links.map((l) => linkConfig(l)) } });
   assert.equal(views[1]!.state, 'online');

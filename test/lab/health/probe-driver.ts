@@ -4,7 +4,8 @@
  * one reply line `{id, ...}`; unsolicited lines are `{event, ...}`.
  *   probe          {config, source, target, timeoutMs} → {result, elapsedMs}   (probers cached per config+source)
  *   closeProbers   {} → {}                                close every prober
- *   resources      {} → {resources}                       process.getActiveResourcesInfo(), 100 ms later
+ *   resources      {ignore} → {resources}                 active resources other than `ignore`, once none
+ *                                                         are left (up to 3 s)
  *   listenOrigDst  {port} → {}                            dual-stack listener; per connection an
  *                                                         event {event:'origdst', remote, original?, error?}
  *   connect        {host, port} → {data}                  connect, read until the peer closes
@@ -40,10 +41,15 @@ async function handle(req: Request): Promise<Record<string, unknown>> {
       for (const p of probers.values()) p.close();
       probers.clear();
       return {};
-    case 'resources':
-      // Let closes finish first: a destroyed socket emits 'close' from an immediate.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      return { resources: process.getActiveResourcesInfo() };
+    case 'resources': {
+      // Closes finish asynchronously (a destroyed socket emits 'close' from an immediate; a
+      // prober's last timers fire late on a loaded machine): poll until only the kinds in
+      // `ignore` are left, for up to 3 s, and report what is active then.
+      const ignore = new Set((req.ignore as string[] | undefined) ?? []);
+      const left = () => process.getActiveResourcesInfo().filter((r) => !ignore.has(r));
+      for (let i = 0; i < 30 && left().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      return { resources: left() };
+    }
     case 'listenOrigDst': {
       const server = createServer((socket) => {
         const remote = socket.remoteAddress;

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { RelayLab, Lab, type Testbed } from '../../../src/lab/lab.js';
 import { RelayProcess } from '../../../src/relay/standalone-process.js';
 import { generateKey } from '../../../src/relay/key.js';
-import { patternSha, sleep, type ClientResult } from './helpers.js';
+import { patternSha, sleep, waitFor, type ClientResult } from './helpers.js';
 
 const TRANSFER = fileURLToPath(new URL('./transfer.js', import.meta.url));
 const MB = 1 << 20;
@@ -105,11 +105,14 @@ test('a path cut mid-transfer, by carrier loss then by a blackhole: sha256 exact
       const r = await run;
       assert.equal(r.replySha, patternSha(1000, 12 * MB), `${fault}: download exact`);
       assert.equal(r.trailer, patternSha(5, 1 * MB), `${fault}: upload exact`);
+      // The transfer can end (the exit resent on path1) before the entry's own timers declare
+      // path2 down: wait for that, then check it is path2 that went.
+      await waitUp(entry, 1, `${fault}: path2 down`);
       assert.deepEqual(await upPaths(entry), ['path1'], `${fault}: path2 is down`);
       await lab.fault('path2', { kind: fault === 'carrier-down' ? 'carrier-up' : 'clear' });
       await waitUp(entry, 2, `path2 back after ${fault}`);
     }
-    assert.ok(entry.logged('relay path down'));
+    await waitFor('the entry to log the path going down', () => entry.logged('relay path down'));
     const resent = (await exit.status()).status.exit!.sessions[0]!.resentChunks;
     assert.ok(resent > 0, 'the exit resent download chunks of the cut path');
   } finally {

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Lab } from '../../../src/lab/lab.js';
 import { RelayProcess } from '../../../src/relay/standalone-process.js';
 import { generateKey } from '../../../src/relay/key.js';
-import { patternSha, sleep, type ClientResult } from './helpers.js';
+import { patternSha, sleep, waitFor, type ClientResult } from './helpers.js';
 
 const TRANSFER = fileURLToPath(new URL('./transfer.js', import.meta.url));
 const MB = 1 << 20;
@@ -74,12 +74,12 @@ test('a redirected LAN connection reaches its original destination through the r
     const refused = await client(inet.server4, 5301, 100, 0);
     assert.equal(refused.error, 'ECONNRESET');
     assert.equal((await exit.status()).status.exit!.refused, 1);
-    assert.ok(exit.logged('relay open refused: target not in the allow-list'));
+    await waitFor('the exit to log the refusal', () => exit.logged('relay open refused: target not in the allow-list'));
 
     // A direct connection to the entry's own port is not a hand-off: reset, and said so.
     const direct = await client(lab.addr.lan.router4, 30010, 100, 0);
     assert.equal(direct.error, 'ECONNRESET');
-    assert.ok(entry.logged(/not redirected; refusing/));
+    await waitFor('the entry to log the refusal', () => entry.logged(/not redirected; refusing/));
     assert.equal((await exit.status()).status.exit!.sessions[0]!.flows, 0);
   } finally {
     await lab.down();
