@@ -40,7 +40,8 @@ import { Conntrack, type ConntrackFlusher } from './conntrack.js';
 import { LatestRunner } from './latest.js';
 import { Nft } from './nft/nft.js';
 import type { NftCommand } from './nft/json.js';
-import { deleteTableBatch, dynamicElements, mapElementsCommands, replaceTableBatch, setElementsCommands, structureKey } from './nft/table.js';
+import { deleteTableBatch, dynamicElements, dynamicNames, mapElementsCommands, replaceTableBatch, setElementsCommands, structureKey } from './nft/table.js';
+import { shapeDifference, tableShape } from './nft/shape.js';
 import type { ReconcileReport } from './reconcile-run.js';
 import { SysctlGuard } from './sysctl.js';
 import { flowsToNudge, nudgeSegment, type CtFlow } from './tcp-nudge.js';
@@ -132,6 +133,8 @@ export class Balancer {
   private submitted: { config: Config; views: readonly LinkView[] } | undefined;
   private desired: DesiredState | undefined;
   private nftKey: string | undefined;
+  /** The installed table's shape as listed right after wanbraid installed it (see nft/shape.ts). */
+  private nftShape: string | undefined;
   private nftElements = new Map<string, { kind: 'set' | 'map'; json: string }>();
   /** Links usable after the last apply (name → mark). */
   private usable = new Map<string, number>();
@@ -184,19 +187,40 @@ export class Balancer {
 
   /**
    * Check that the kernel still holds the last plan and repair what is missing or changed: the
-   * routing objects are compared in full (reconcile), the nft table for presence (a firewall
-   * reload's `flush ruleset` removes it; it is then installed again whole). Same queue as apply.
+   * routing objects are compared in full (reconcile); the nft table is compared by shape with
+   * what was listed right after it was installed — chains, rules, sets, maps, counters and static
+   * elements, but not counter values or the elements wanbraid updates itself. A missing table (a
+   * firewall reload's `flush ruleset`) or a changed one (a flushed chain, a deleted rule) is
+   * installed again whole. Same queue as apply.
    */
   async verify(): Promise<ApplyReport> {
     if (!this.submitted) throw new WanbraidError('WB_INTERNAL', 'balancer: verify before the first apply');
     if (this.nftKey !== undefined && this.desired) {
-      const present = await this.nft.counters('inet', this.desired.ownership.nftTable).then(
-        () => true,
-        () => false,
-      );
-      if (!present) this.nftKey = undefined;
+      const drift = await this.nftDrift(this.desired);
+      if (drift !== undefined) {
+        this.log.warn({ op: 'verify', table: this.desired.ownership.nftTable, drift }, 'nft table changed behind wanbraid: installing it again');
+        this.nftKey = undefined;
+      }
     }
     return this.refresh();
+  }
+
+  /** Why the installed nft table no longer matches what was installed, or undefined when it does. */
+  private async nftDrift(d: DesiredState): Promise<string | undefined> {
+    let objects;
+    try {
+      objects = await this.nft.listTable('inet', d.ownership.nftTable);
+    } catch (err) {
+      return `cannot list the table: ${errorMessage(err)}`;
+    }
+    if (!objects) return 'the table is missing';
+    const shape = tableShape(objects, dynamicNames(d.nft));
+    // Not read after the install (the listing failed then): this reading becomes the reference.
+    if (this.nftShape === undefined) {
+      this.nftShape = shape;
+      return undefined;
+    }
+    return shapeDifference(this.nftShape, shape);
   }
 
   /** The desired state of the last apply (for `check --plan` style inspection and tests). */
@@ -268,6 +292,7 @@ export class Balancer {
     this.conntrack.close();
     this.routing.close();
     this.nftKey = undefined;
+    this.nftShape = undefined;
     this.log.info({ op: 'stop', ok: failures.length === 0, failures }, 'balancer stopped');
     return { ok: failures.length === 0, failures };
   }
@@ -427,6 +452,11 @@ export class Balancer {
         await this.nft.apply(replaceTableBatch(d.nft));
         this.nftKey = key;
         this.nftElements = elems;
+        // The reference for drift checks, read now: a change made later is then told apart.
+        this.nftShape = await this.nft.listTable('inet', d.ownership.nftTable).then(
+          (objects) => (objects ? tableShape(objects, dynamicNames(d.nft)) : undefined),
+          () => undefined,
+        );
         return { op: 'replace-table', ok: true, changed: [...elems.keys()] };
       } catch (err) {
         this.nftKey = undefined;

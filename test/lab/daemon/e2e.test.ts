@@ -191,6 +191,15 @@ test('health drives the kernel; link override, sets, reload, hooks and metrics o
     await becomes(rules, rulesBefore, 'the rule is back');
     await becomes(async () => /table inet wanbraid/.test((await lab.exec('router', ['nft', 'list', 'tables'])).stdout), true, 'the nft table is back');
     assert.match((await lab.exec('router', ['nft', 'list', 'table', 'inet', 'wanbraid'])).stdout, /198\.19\.0\.99/, 'with the runtime set changes');
+    // Drift inside the table: someone flushes the NAT chain (LAN traffic would leave un-NATed).
+    const natChain = async () => (await lab.exec('router', ['nft', 'list', 'chain', 'inet', 'wanbraid', 'nat_postrouting'])).stdout;
+    assert.match(await natChain(), /masquerade/);
+    mark = d.logs.length;
+    await lab.exec('router', ['nft', 'flush', 'chain', 'inet', 'wanbraid', 'nat_postrouting']);
+    const seen = await d.waitForLog((l) => l.msg === 'nft table changed behind wanbraid: installing it again', 10_000, mark);
+    assert.match(String(seen.drift), /expected rule in chain nat_postrouting/);
+    await becomes(async () => /masquerade/.test(await natChain()), true, 'the NAT rules are back');
+    assert.match((await lab.exec('router', ['nft', 'list', 'table', 'inet', 'wanbraid'])).stdout, /198\.19\.0\.99/, 'with the runtime set changes');
     await groupBecomes(lab, { wan1: 5, wan2: 3, wan3: 2 });
 
     // A reload with a new weight applies it without restarting anything.

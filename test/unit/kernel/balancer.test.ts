@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Balancer } from '../../../src/kernel/balancer.js';
 import type { RoutingBackend, RoutingDesired } from '../../../src/kernel/backend.js';
 import { Nft, NftError, type CounterValue } from '../../../src/kernel/nft/nft.js';
-import type { NftBatch } from '../../../src/kernel/nft/json.js';
+import type { NftBatch, NftObject } from '../../../src/kernel/nft/json.js';
 import type { ConntrackFlusher } from '../../../src/kernel/conntrack.js';
 import { SysctlGuard } from '../../../src/kernel/sysctl.js';
 import type { ReconcileReport } from '../../../src/kernel/reconcile-run.js';
@@ -24,6 +24,15 @@ class FakeNft extends Nft {
   }
   override async counters(): Promise<Map<string, CounterValue>> {
     return new Map(this.counterValues);
+  }
+  /** What the kernel would list: the objects of the last table replace, unless a test sets one. */
+  listing: NftObject[] | undefined;
+  override async listTable(): Promise<NftObject[] | undefined> {
+    if (this.listing) return this.listing;
+    const replace = this.batches.findLast((b) => b.nftables.some((c) => 'delete' in c && 'table' in c.delete));
+    if (!replace) return undefined;
+    const cmds = replace.nftables.slice(replace.nftables.findIndex((c) => 'delete' in c) + 1);
+    return cmds.flatMap((c) => ('add' in c ? [c.add] : []));
   }
 }
 
@@ -233,10 +242,32 @@ test('verify: a missing nft table is installed again whole; routing is reconcile
   let r = await b.verify();
   assert.equal(r.nft.op, 'none', 'table present: nothing to do in nft');
   assert.equal(routing.calls.length, 2, 'routing reconciled against the kernel');
-  nft.counters = async () => {
-    throw new NftError('list', 'No such file or directory', 1);
-  };
+  nft.listing = [];
+  const listTable = nft.listTable.bind(nft);
+  nft.listTable = async () => undefined;
   r = await b.verify();
+  assert.equal(r.nft.op, 'replace-table', 'a missing table is installed again');
+  assert.equal(nft.batches.length, before + 1);
+  nft.listTable = listTable;
+  nft.listing = undefined;
+  r = await b.verify();
+  assert.equal(r.nft.op, 'none', 'the new table is the reference now');
+});
+
+test('verify: a changed nft table (a flushed chain) is installed again; element updates and counters are not drift', async () => {
+  const { b, nft } = setup();
+  const c = threeLinks();
+  await b.apply(c, views(c));
+  const installed = (await nft.listTable())!;
+  // Counters count and health moves map elements: neither is drift.
+  assert.equal((await b.apply(c, views(c, { wan2: { state: 'offline' } }))).nft.op, 'elements');
+  nft.listing = installed.map((o) => ('counter' in o ? { counter: { ...o.counter, packets: 7, bytes: 700, handle: 9 } } : o));
+  assert.equal((await b.verify()).nft.op, 'none');
+  // Someone flushes a chain: every rule of it is gone; the table is installed again whole.
+  const chain = installed.find((o): o is Extract<NftObject, { rule: unknown }> => 'rule' in o)!.rule.chain;
+  nft.listing = installed.filter((o) => !('rule' in o && o.rule.chain === chain));
+  const before = nft.batches.length;
+  const r = await b.verify();
   assert.equal(r.nft.op, 'replace-table');
   assert.equal(nft.batches.length, before + 1);
 });
