@@ -13,34 +13,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../../src/lab/lab.js';
-import { DaemonProcess, statusOf, type LogLine } from '../harness/daemon.js';
+import { DaemonProcess, statusOf } from '../harness/daemon.js';
+import { becomes, defaultGroup, stateLine } from '../harness/router-view.js';
 
-interface NhJson {
-  id: number;
-  dev?: string;
-  group?: { id: number; weight?: number }[];
-}
-
-async function defaultGroup(lab: Lab): Promise<Record<string, number>> {
-  const r = await lab.exec('router', ['ip', '-j', 'nexthop', 'show'], { allowFail: true });
-  const nhs = r.stdout.trim() ? (JSON.parse(r.stdout) as NhJson[]) : [];
-  const byId = new Map(nhs.map((n) => [n.id, n]));
-  const out: Record<string, number> = {};
-  for (const m of nhs.find((n) => n.group)?.group ?? []) out[byId.get(m.id)!.dev!] = m.weight ?? 1;
-  return out;
-}
-
-async function groupBecomes(lab: Lab, want: Record<string, number>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let got = await defaultGroup(lab);
-  while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 50));
-    got = await defaultGroup(lab);
-  }
-  assert.deepEqual(got, want);
-}
-
-const stateLine = (link: string, state: string) => (l: LogLine) => l.link === link && l.state === state && typeof l.prev === 'string';
+const groupBecomes = (lab: Lab, want: Record<string, number>): Promise<void> => becomes(() => defaultGroup(lab), want);
 
 const config = (action: 'reduce' | 'remove') => `
 status: { socket: "@SOCKET@" }

@@ -14,27 +14,11 @@ import { join } from 'node:path';
 import { Lab } from '../../../src/lab/lab.js';
 import { subscribe } from '../../../src/status/client.js';
 import type { LinkStatus } from '../../../src/status/types.js';
-import { DaemonProcess, statusOf, type LogLine } from '../harness/daemon.js';
+import { DaemonProcess, statusOf } from '../harness/daemon.js';
+import { becomes, defaultGroup, stateLine } from '../harness/router-view.js';
 
 const EXAMPLE = readFileSync(new URL('../../../../examples/wanbraid.yaml', import.meta.url), 'utf8').replace('/run/wanbraid/wanbraid.sock', '@SOCKET@');
 const BIN = new URL('../../../../bin/wanbraid', import.meta.url).pathname;
-
-interface NhJson {
-  id: number;
-  dev?: string;
-  group?: { id: number; weight?: number }[];
-}
-
-/** The default route's nexthop group in the router: interface → weight (empty when there is none). */
-async function defaultGroup(lab: Lab): Promise<Record<string, number>> {
-  const r = await lab.exec('router', ['ip', '-j', 'nexthop', 'show'], { allowFail: true });
-  const nhs = r.stdout.trim() ? (JSON.parse(r.stdout) as NhJson[]) : [];
-  const byId = new Map(nhs.map((n) => [n.id, n]));
-  const g = nhs.find((n) => n.group);
-  const out: Record<string, number> = {};
-  for (const m of g?.group ?? []) out[byId.get(m.id)!.dev!] = m.weight ?? 1;
-  return out;
-}
 
 /** Everything wanbraid may leave in a namespace: its rules, routes, nexthops, nft tables. */
 async function leftovers(lab: Lab): Promise<string[]> {
@@ -48,22 +32,6 @@ async function leftovers(lab: Lab): Promise<string[]> {
 
 const cli = (args: string[]) => spawnSync(BIN, args, { encoding: 'utf8' });
 const linkOf = (links: LinkStatus[], name: string) => links.find((l) => l.name === name)!;
-const stateLine = (link: string, state: string) => (l: LogLine) => l.link === link && l.state === state && typeof l.prev === 'string';
-
-/**
- * Wait until the router's default nexthop group is `want`: health logs a change before the
- * (coalesced) apply that follows it finishes, so tests wait for the kernel to converge.
- */
-/** Reads `read()` until it equals `want` (polled every 50 ms, up to `timeoutMs`), then asserts it. */
-async function becomes<T>(read: () => Promise<T>, want: T, message?: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let got = await read();
-  while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 50));
-    got = await read();
-  }
-  assert.deepEqual(got, want, message);
-}
 
 const groupBecomes = (lab: Lab, want: Record<string, number>): Promise<void> => becomes(() => defaultGroup(lab), want);
 

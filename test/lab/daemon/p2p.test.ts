@@ -14,41 +14,12 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Lab } from '../../../src/lab/lab.js';
-import { DaemonProcess, statusOf, type LogLine } from '../harness/daemon.js';
+import { DaemonProcess, statusOf } from '../harness/daemon.js';
+import { becomes, defaultGroupMembers as defaultGroup, stateLine } from '../harness/router-view.js';
 
 const TUN_PAIR = new URL('../../../../test/lab/daemon/tun-pair.py', import.meta.url).pathname;
 const PPP4 = '198.18.1.50';
 const PEER4 = '198.18.1.51';
-
-interface NhJson {
-  id: number;
-  dev?: string;
-  gateway?: string;
-  group?: { id: number; weight?: number }[];
-}
-
-/** The default nexthop group's members: device → {weight, gateway}. */
-async function defaultGroup(lab: Lab): Promise<Record<string, { weight: number; gateway: string | null }>> {
-  const r = await lab.exec('router', ['ip', '-j', 'nexthop', 'show'], { allowFail: true });
-  const nhs = r.stdout.trim() ? (JSON.parse(r.stdout) as NhJson[]) : [];
-  const byId = new Map(nhs.map((n) => [n.id, n]));
-  const out: Record<string, { weight: number; gateway: string | null }> = {};
-  for (const m of nhs.find((n) => n.group)?.group ?? []) {
-    const nh = byId.get(m.id)!;
-    out[nh.dev!] = { weight: m.weight ?? 1, gateway: nh.gateway ?? null };
-  }
-  return out;
-}
-
-async function becomes<T>(read: () => Promise<T>, want: T, message?: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let got = await read();
-  while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 50));
-    got = await read();
-  }
-  assert.deepEqual(got, want, message);
-}
 
 /** Start the wire between ppp0 (router) and tun0 (isp1); resolves once both ends are held. */
 async function wire(lab: Lab): Promise<ChildProcess> {
@@ -61,8 +32,6 @@ async function wire(lab: Lab): Promise<ChildProcess> {
   });
   return child;
 }
-
-const stateLine = (link: string, state: string) => (l: LogLine) => l.link === link && l.state === state && typeof l.prev === 'string';
 
 test('a point-to-point link without a gateway: routed by device, probed, balanced and NATed; carrier loss takes it out at once', async () => {
   const lab = await Lab.up({ links: 1 });

@@ -17,6 +17,7 @@ import { CLIENT_SCRIPT, Lab } from '../../../src/lab/lab.js';
 import { generateKey } from '../../../src/relay/key.js';
 import type { RelayStatus } from '../../../src/relay/relay.js';
 import { DaemonProcess, statusOf } from '../harness/daemon.js';
+import { stateLine } from '../harness/router-view.js';
 import { patternSha, type ClientResult } from '../relay/helpers.js';
 
 const EXAMPLE = readFileSync(new URL('../../../../examples/wanbraid.yaml', import.meta.url), 'utf8').replace('/run/wanbraid/wanbraid.sock', '@SOCKET@');
@@ -44,7 +45,7 @@ test('a relay policy hands matching LAN connections to the entry; the exit-only 
     entry = await DaemonProcess.start(lab.ns('router'), router);
     // Link paths connect once health says their link is online.
     const up = (st: RelayStatus) => st.entries[0]!.paths.filter((p) => p.state === 'up').length;
-    await entry.waitForLog((l) => l.link === 'wan2' && l.state === 'online' && typeof l.prev === 'string', 15_000);
+    await entry.waitForLog(stateLine('wan2', 'online'), 15_000);
     for (let i = 0; i < 100 && up(statusOf(await entry.request({ cmd: 'status' })).relay as RelayStatus) < 2; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(up(statusOf(await entry.request({ cmd: 'status' })).relay as RelayStatus), 2, 'both link paths up');
 
