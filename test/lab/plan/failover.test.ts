@@ -27,17 +27,18 @@ after(async () => {
 
 /**
  * Each flow's egress interfaces (by client port, joined with '+'), over a fresh observation window
- * of at least `windowMs` that lasts until every port in `expect` has been seen (up to 10 s): a
- * flow that happened to send nothing in a short window must not read as moved.
+ * of at least `windowMs` that lasts until every port in `expect` (a list, or a function read on
+ * each poll) has been seen (up to 10 s): a flow that happened to send nothing in a short window
+ * must not read as moved.
  */
-async function egressNow(expect: number[], windowMs = 400): Promise<Map<number, string>> {
+async function egressNow(expect: number[] | (() => number[]), windowMs = 400): Promise<Map<number, string>> {
   await L.resetEgress();
   await sleep(windowMs);
   const deadline = Date.now() + 10_000;
   for (;;) {
     const out = new Map<number, string>();
     for (const [port, ifs] of await L.egress()) out.set(port, ifs.join('+'));
-    if (expect.every((p) => out.has(p)) || Date.now() > deadline) return out;
+    if ((typeof expect === 'function' ? expect() : expect).every((p) => out.has(p)) || Date.now() > deadline) return out;
     await sleep(100);
   }
 }
@@ -55,12 +56,19 @@ test('positive control: plain ECMP moves flows of healthy links when a leg leave
   try {
     const before = await egressNow(ports);
     assert.equal(ports.filter((p) => before.has(p)).length, 60);
+    // Under plain ECMP a moved flow keeps its NAT address on another link and may be reset: a
+    // broken flow counts as moved (it is absent from the later maps), and the observation waits
+    // only for the unbroken ones.
+    const alive = () => {
+      const broken = new Set(flows.broken.map((b) => ports[b.id]!));
+      return ports.filter((p) => !broken.has(p));
+    };
     await L.applyOk(cfg([1, 2, 1]));
-    const afterWeights = await egressNow(ports);
+    const afterWeights = await egressNow(alive);
     const moved = ports.filter((p) => afterWeights.get(p) !== before.get(p));
     assert.ok(moved.length > 0, 'a weight change moves some flows under hash-threshold ECMP');
     await L.applyOk(cfg([1, 1, 1]), { wan1: 'offline' });
-    const afterLeave = await egressNow(ports.filter((p) => before.get(p) !== 'wan1'));
+    const afterLeave = await egressNow(alive);
     const healthyMoved = ports.filter((p) => before.get(p) !== 'wan1' && afterLeave.get(p) !== before.get(p));
     assert.ok(healthyMoved.length > 0, 'flows of links that stayed move too when a leg leaves');
   } finally {
@@ -96,7 +104,13 @@ test('with pinning, a weight change moves no flow, and a dead link only resets i
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && flows.broken.filter((b) => dead.has(ports[b.id]!)).length < dead.size) await sleep(100);
     const brokenPorts = new Set(flows.broken.map((b) => ports[b.id]!));
-    assert.deepEqual([...dead].filter((p) => !brokenPorts.has(p)), [], 'every wan2 flow was reset');
+    const unreset = [...dead].filter((p) => !brokenPorts.has(p));
+    if (unreset.length > 0) {
+      // Rare on CI and not reproduced here: say what the kernel and the client saw of them.
+      const ct = await Promise.all(unreset.map(async (p) => (await L.lab.exec('router', ['conntrack', '-L', '-p', 'tcp', '--sport', String(p)], { allowFail: true })).stdout.trim()));
+      const echoes = (await flows.stats()).echoes;
+      assert.fail(`wan2 flows not reset within 10 s: ${unreset.map((p, i) => `port ${p}: echoes ${echoes[ports.indexOf(p)]}, conntrack ${ct[i] || 'none'}`).join('; ')}`);
+    }
     assert.deepEqual([...brokenPorts].filter((p) => !dead.has(p)), [], 'no flow of a healthy link broke');
     const s1 = await flows.stats();
     const alive = ports.map((_, id) => id).filter((id) => !dead.has(ports[id]!));
