@@ -1,5 +1,5 @@
 /**
- * `wanbraid lab demo`: the whole product on a fresh machine in about half a minute, touching
+ * `wanbraid lab demo`: the whole product on a fresh machine in about 15 seconds, touching
  * nothing outside its own namespaces.
  *
  *  1. build a 3-link lab (50/30/20 Mbit, like the example's 5:3:2 weights);

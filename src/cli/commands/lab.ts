@@ -43,7 +43,7 @@ instead: user ── entry ═ hop1..K ═ exit ── target.
               carrier-down/carrier-up (the router's interface loses carrier), clear (all off)
   exec        run COMMAND inside NODE's namespace (client, router, isp1, inet, ...)
   down        end the services, delete the namespaces and the state file
-  demo        the whole product in about 30 s, on a lab of its own: 3 links, the daemon in the
+  demo        the whole product in about 15 s, on a lab of its own: 3 links, the daemon in the
               router with examples/wanbraid.yaml, LAN traffic, a blackhole on wan1 and its
               recovery, then everything torn down and the host checked unchanged
 
