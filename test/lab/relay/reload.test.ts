@@ -45,7 +45,8 @@ relay:
 `;
 
 test('link paths follow link availability and bind the link source address; reload keeps flows', async () => {
-  const target = new Target(64 * MB);
+  // Long enough (about 0.7 s on loopback) to still be running when l1 is taken out below.
+  const target = new Target(160 * MB);
   servers.push(target);
   const tport = await target.listen();
   const exitPort = await freePort();
@@ -64,7 +65,7 @@ test('link paths follow link availability and bind the link source address; relo
   assert.equal(paths().l2!.state, 'unused');
   assert.equal(paths().l2!.reason, 'link l2 is offline');
 
-  const run = client(entryPort, 4 * MB, 9, 64 * MB);
+  const run = client(entryPort, 4 * MB, 9, 160 * MB);
   await waitFor('the download is under way', () => (exit.status().exit!.sessions[0]?.flows ?? 0) > 0);
   relay.setLinks({ l1: { usable: true, ipv4: '127.0.0.1' }, l2: { usable: true, ipv4: '127.0.0.2' } });
   await waitFor('l2 up', () => paths().l2!.state === 'up');
@@ -75,9 +76,11 @@ test('link paths follow link availability and bind the link source address; relo
   );
   relay.setLinks({ l1: { usable: false, ipv4: '127.0.0.1' }, l2: { usable: true, ipv4: '127.0.0.2' } });
   await waitFor('l1 unused', () => paths().l1!.state === 'unused');
+  const stillRunning = (exit.status().exit!.sessions[0]?.flows ?? 0) > 0;
   const r = await run;
-  assert.equal(r.replySha, patternSha(1000, 64 * MB), 'download exact across link changes');
+  assert.equal(r.replySha, patternSha(1000, 160 * MB), 'download exact across link changes');
   assert.equal(r.trailer, patternSha(9, 4 * MB));
+  assert.ok(stillRunning, 'precondition: the download was still running when l1 was taken out');
   assert.ok(paths().l2!.rxBytes > 1 * MB, 'l2 carried data');
 });
 
