@@ -238,6 +238,15 @@ test('idle flows of a dead link are reset at once by a nudge, IPv4 and IPv6; wit
       assert.equal(r.conntrack[0]!.nudged, dead4.length + dead6.length, 'one nudge per wan2 connection');
       const deadline = Date.now() + 5000;
       while (Date.now() < deadline && (v4.broken.length < dead4.length || v6.broken.length < dead6.length)) await sleep(50);
+      // Seen once in 16 whole-suite runs (one IPv6 flow), not reproduced since: on a miss, say
+      // what the router's conntrack holds for the flows that were not reset.
+      for (const [family, flows, ports, dead] of [[4, v4, ports4, dead4], [6, v6, ports6, dead6]] as const) {
+        const reset = new Set(flows.broken.map((b) => ports[b.id]!));
+        const missed = dead.filter((p) => !reset.has(p));
+        if (missed.length === 0) continue;
+        const ct = await Promise.all(missed.map(async (p) => (await L.lab.exec('router', ['conntrack', '-L', '-f', family === 4 ? 'ipv4' : 'ipv6', '-p', 'tcp', '--sport', String(p)], { allowFail: true })).stdout.trim() || 'none'));
+        assert.fail(`IPv${family} wan2 flows not reset within 5 s of their nudge: ${missed.map((p, i) => `port ${p}: conntrack ${ct[i]}`).join('; ')}`);
+      }
       assert.deepEqual(v4.broken.map((b) => ports4[b.id]!).sort(), [...dead4].sort(), 'exactly the IPv4 wan2 flows were reset');
       assert.deepEqual(v6.broken.map((b) => ports6[b.id]!).sort(), [...dead6].sort(), 'exactly the IPv6 wan2 flows were reset');
       for (const b of [...v4.broken, ...v6.broken]) assert.equal(b.error, 'ECONNRESET');
