@@ -39,8 +39,8 @@ import { IdleTracker, buildStatus, type BalancerStatus } from './balancer-status
 import { Conntrack, type ConntrackFlusher } from './conntrack.js';
 import { LatestRunner } from './latest.js';
 import { Nft } from './nft/nft.js';
-import type { NftCommand } from './nft/json.js';
-import { deleteTableBatch, dynamicElements, dynamicNames, mapElementsCommands, replaceTableBatch, setElementsCommands, structureKey } from './nft/table.js';
+import type { NftCommand, NftObject } from './nft/json.js';
+import { deleteTableBatch, dynamicElements, mapElementsCommands, replaceTableBatch, setElementsCommands, structureKey } from './nft/table.js';
 import { shapeDifference, tableShape } from './nft/shape.js';
 import type { ReconcileReport } from './reconcile-run.js';
 import { SysctlGuard } from './sysctl.js';
@@ -205,6 +205,11 @@ export class Balancer {
     return this.refresh();
   }
 
+  /** A listing's shape, leaving out the elements wanbraid rewrites itself (its dynamic sets and maps). */
+  private shapeOf(objects: readonly NftObject[]): string {
+    return tableShape(objects, new Set(this.nftElements.keys()));
+  }
+
   /** Why the installed nft table no longer matches what was installed, or undefined when it does. */
   private async nftDrift(d: DesiredState): Promise<string | undefined> {
     let objects;
@@ -214,7 +219,7 @@ export class Balancer {
       return `cannot list the table: ${errorMessage(err)}`;
     }
     if (!objects) return 'the table is missing';
-    const shape = tableShape(objects, dynamicNames(d.nft));
+    const shape = this.shapeOf(objects);
     // Not read after the install (the listing failed then): this reading becomes the reference.
     if (this.nftShape === undefined) {
       this.nftShape = shape;
@@ -454,7 +459,7 @@ export class Balancer {
         this.nftElements = elems;
         // The reference for drift checks, read now: a change made later is then told apart.
         this.nftShape = await this.nft.listTable('inet', d.ownership.nftTable).then(
-          (objects) => (objects ? tableShape(objects, dynamicNames(d.nft)) : undefined),
+          (objects) => (objects ? this.shapeOf(objects) : undefined),
           () => undefined,
         );
         return { op: 'replace-table', ok: true, changed: [...elems.keys()] };

@@ -38,8 +38,7 @@ export function shapeDifference(before: string, after: string): string | undefin
   const describe = (o: unknown): string => {
     if (o === undefined) return 'nothing';
     const [kind, body] = Object.entries(o as Record<string, Record<string, unknown>>)[0]!;
-    const name = kind === 'rule' ? `rule in chain ${String(body.chain)}` : `${kind} ${String(body.name)}`;
-    return name;
+    return kind === 'rule' ? `rule in chain ${String(body.chain)}` : `${kind} ${String(body.name)}`;
   };
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) return `object ${i + 1}: expected ${describe(a[i])}, found ${describe(b[i])}`;

@@ -146,11 +146,6 @@ export function structureKey(spec: NftTableSpec): string {
   });
 }
 
-/** The names of the dynamic sets and maps (their elements change at runtime). */
-export function dynamicNames(spec: NftTableSpec): Set<string> {
-  return new Set([...spec.sets, ...spec.maps].filter((x) => x.dynamic).map((x) => x.name));
-}
-
 /** The elements of the dynamic sets and maps, by name (canonical JSON, for comparison). */
 export function dynamicElements(spec: NftTableSpec): Map<string, { kind: 'set' | 'map'; json: string }> {
   const out = new Map<string, { kind: 'set' | 'map'; json: string }>();

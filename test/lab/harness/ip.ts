@@ -17,3 +17,14 @@ export async function ipJson<T = Record<string, unknown>>(set: NamespaceSet, nod
 export function pick<T extends object>(items: readonly T[], keys: readonly string[]): Record<string, unknown>[] {
   return items.map((o) => Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, (o as Record<string, unknown>)[k]])));
 }
+
+/**
+ * `ip -6 route show table all` output without the entries the kernel makes on its own schedule
+ * (local and link-local routes after carrier and DAD, multicast): what software installed.
+ */
+export function softwareRoutes6(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/ table local |^fe80::|^multicast /.test(l))
+    .join('\n');
+}

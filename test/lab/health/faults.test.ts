@@ -79,17 +79,17 @@ test('loss does not take a link offline (10% each way over 30 rounds), yet is se
   await new Promise((r) => setTimeout(r, 15_000));
   // A stalled (shared, loaded) machine runs fewer rounds in 15 s: go on until 30 rounds' worth
   // of probes were sent, up to 15 s more.
-  const sentSince = (l: HealthStatus['links'][number]) => l.targets.reduce((n, t, i) => n + t.sent - before[i]!.sent, 0);
+  const delta = (l: HealthStatus['links'][number], k: 'sent' | 'failed') => l.targets.reduce((n, t, i) => n + t[k] - before[i]![k], 0);
   let st = (await h.driver.call<HealthStatus>('health.status')).links[0]!;
-  for (const end = Date.now() + 15_000; sentSince(st) < 60 && Date.now() < end; ) {
+  for (const end = Date.now() + 15_000; delta(st, 'sent') < 60 && Date.now() < end; ) {
     await new Promise((r) => setTimeout(r, 500));
     st = (await h.driver.call<HealthStatus>('health.status')).links[0]!;
   }
   await h.lab.fault('wan1', { kind: 'clear' });
   const flips = h.driver.items<ChangeEvent>('change').slice(since).filter((c) => c.view.name === 'wan1' && c.view.state !== c.prev?.state);
   assert.deepEqual(flips.map((c) => c.view.state), [], 'no state change under loss');
-  const sent = sentSince(st);
-  const failed = st.targets.reduce((n, t, i) => n + t.failed - before[i]!.failed, 0);
+  const sent = delta(st, 'sent');
+  const failed = delta(st, 'failed');
   // Positive control: 30 rounds × 2 targets (plus retries) at 19% loss; no loss at all in 55+
   // probes has a chance below 10⁻⁵.
   assert.ok(sent >= 55, `${sent} probes sent`);

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NamespaceSet } from '../../../src/lab/netns.js';
 import { Driver, opsModulePath } from '../harness/remote.js';
+import { softwareRoutes6 } from '../harness/ip.js';
 import type { ReconcileReport } from '../../../src/kernel/reconcile-run.js';
 
 const config = (gw1 = '198.18.1.254', buckets = 128) => ({
@@ -47,7 +48,7 @@ test('reconcile: create, no-op, replace in place, recreate, conflicts, clear; fo
       const ip = async (...a: string[]) => (await set.exec('r', ['ip', ...a])).stdout;
       // The kernel adds link-local and local entries on its own schedule (carrier via linkwatch,
       // then DAD): compare only what software installs.
-      const t6 = (await ip('-6', 'route', 'show', 'table', 'all')).split('\n').filter((l) => !/ table local |^fe80::|^multicast /.test(l)).join('\n');
+      const t6 = softwareRoutes6(await ip('-6', 'route', 'show', 'table', 'all'));
       return { r4: await ip('-4', 'rule'), r6: await ip('-6', 'rule'), t4: await ip('-4', 'route', 'show', 'table', 'all'), t6, nh: await ip('nexthop') };
     };
     const before = await dump();

@@ -103,9 +103,9 @@ test('with pinning, a weight change moves no flow, and a dead link only resets i
     const unreset = [...dead].filter((p) => !brokenPorts.has(p));
     if (unreset.length > 0) {
       // Rare on CI and not reproduced here: say what the kernel and the client saw of them.
-      const ct = await Promise.all(unreset.map(async (p) => (await L.lab.exec('router', ['conntrack', '-L', '-p', 'tcp', '--sport', String(p)], { allowFail: true })).stdout.trim()));
+      const ct = await Promise.all(unreset.map((p) => L.conntrackOf(p)));
       const echoes = (await flows.stats()).echoes;
-      assert.fail(`wan2 flows not reset within 10 s: ${unreset.map((p, i) => `port ${p}: echoes ${echoes[ports.indexOf(p)]}, conntrack ${ct[i] || 'none'}`).join('; ')}`);
+      assert.fail(`wan2 flows not reset within 10 s: ${unreset.map((p, i) => `port ${p}: echoes ${echoes[ports.indexOf(p)]}, conntrack ${ct[i]}`).join('; ')}`);
     }
     assert.deepEqual([...brokenPorts].filter((p) => !dead.has(p)), [], 'no flow of a healthy link broke');
     const s1 = await flows.stats();
@@ -240,7 +240,7 @@ test('idle flows of a dead link are reset at once by a nudge, IPv4 and IPv6; wit
         const reset = new Set(flows.broken.map((b) => ports[b.id]!));
         const missed = dead.filter((p) => !reset.has(p));
         if (missed.length === 0) continue;
-        const ct = await Promise.all(missed.map(async (p) => (await L.lab.exec('router', ['conntrack', '-L', '-f', family === 4 ? 'ipv4' : 'ipv6', '-p', 'tcp', '--sport', String(p)], { allowFail: true })).stdout.trim() || 'none'));
+        const ct = await Promise.all(missed.map((p) => L.conntrackOf(p, family)));
         assert.fail(`IPv${family} wan2 flows not reset within 5 s of their nudge: ${missed.map((p, i) => `port ${p}: conntrack ${ct[i]}`).join('; ')}`);
       }
       assert.deepEqual(v4.broken.map((b) => ports4[b.id]!).sort(), [...dead4].sort(), 'exactly the IPv4 wan2 flows were reset');

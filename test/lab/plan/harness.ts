@@ -14,6 +14,7 @@ import { Lab } from '../../../src/lab/lab.js';
 import type { RateSpec } from '../../../src/lab/rate.js';
 import type { LabAddressing } from '../../../src/lab/addressing.js';
 import { Driver, opsModulePath } from '../harness/remote.js';
+import { softwareRoutes6 } from '../harness/ip.js';
 import type { LinkInput } from './balancer-ops.js';
 import type { BalancerStatus } from '../../../src/kernel/balancer-status.js';
 
@@ -143,6 +144,12 @@ export class BalancerLab {
     return h;
   }
 
+  /** The router's conntrack entries (`conntrack -L` lines) of a client's TCP source port, or 'none'; for failure messages. */
+  async conntrackOf(sport: number, family: 4 | 6 = 4): Promise<string> {
+    const r = await this.lab.exec('router', ['conntrack', '-L', '-f', family === 4 ? 'ipv4' : 'ipv6', '-p', 'tcp', '--sport', String(sport)], { allowFail: true });
+    return r.stdout.trim() || 'none';
+  }
+
   /** Router conntrack entries of our flows to `dport`: client source port → link mark value. */
   async flowMarks(dport: number, family: 4 | 6 = 4): Promise<Map<number, number>> {
     const r = await this.lab.exec('router', ['conntrack', '-L', '-f', family === 4 ? 'ipv4' : 'ipv6', '-p', 'tcp', '--dport', String(dport)], { allowFail: true });
@@ -198,7 +205,7 @@ export class BalancerLab {
       rules6: await ip(['-6', 'rule']),
       // Kernel-made local/link-local entries come and go with DAD; compare what software installs.
       routes4: (await ip(['-4', 'route', 'show', 'table', 'all'])).split('\n').filter((l) => !/ table local /.test(l)).join('\n'),
-      routes6: (await ip(['-6', 'route', 'show', 'table', 'all'])).split('\n').filter((l) => !/ table local |^fe80::|^multicast /.test(l)).join('\n'),
+      routes6: softwareRoutes6(await ip(['-6', 'route', 'show', 'table', 'all'])),
       nexthops: await ip(['nexthop']),
       nft: await run(['nft', 'list', 'ruleset']),
       sysctl: await run(['sysctl', 'net.ipv4.fib_multipath_hash_policy', 'net.ipv6.fib_multipath_hash_policy', 'net.ipv4.conf.all.src_valid_mark']),
