@@ -12,6 +12,7 @@ import type { CounterValue } from './nft/nft.js';
 import { nftNames } from '../plan/ruleset.js';
 import type { MetricFamily, MetricSample } from '../status/metrics.js';
 import type { LinkPlan } from '../plan/types.js';
+import type { NudgeCounters } from './nudger.js';
 
 export interface LinkBalance {
   name: string;
@@ -35,12 +36,13 @@ export interface LinkBalance {
   /** Set when the idle-link warning applies. */
   warning?: string;
 }
-
 export interface BalancerStatus {
   links: LinkBalance[];
   warnings: string[];
   /** The last apply: when (ISO-8601), whether everything succeeded, how long it took (ms). */
   lastApply: { at: string; ok: boolean; durationMs: number; failures: string[] } | undefined;
+  /** Failover nudges since start (kernel/nudger.ts): sent, confirmed by a reset, retried, unconfirmed. */
+  nudges?: NudgeCounters;
 }
 
 /**

@@ -20,7 +20,6 @@
  *
  * Units: milliseconds for durations; counters are packets and bytes.
  */
-import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { parsePrefix, type Prefix } from '../config/values.js';
@@ -32,7 +31,7 @@ import { plan } from '../plan/planner.js';
 import { FAMILIES } from '../plan/links.js';
 import { nftNames } from '../plan/ruleset.js';
 import type { DesiredState, LinkPlan } from '../plan/types.js';
-import { NO_ROUTING, type RoutingBackend } from './backend.js';
+import { NO_ROUTING, type LanScope, type RoutingBackend } from './backend.js';
 import { RtnlBackend } from './rtnl-backend.js';
 import { RtnlClient, type RtnlTransport } from './rtnl/index.js';
 import { IdleTracker, buildStatus, type BalancerStatus } from './balancer-status.js';
@@ -44,7 +43,8 @@ import { deleteTableBatch, dynamicElements, mapElementsCommands, replaceTableBat
 import { shapeDifference, tableShape } from './nft/shape.js';
 import type { ReconcileReport } from './reconcile-run.js';
 import { SysctlGuard } from './sysctl.js';
-import { flowsToNudge, nudgeSegment, type CtFlow } from './tcp-nudge.js';
+import { flowsToNudge, type CtFlow } from './tcp-nudge.js';
+import { Nudger, type NudgeCounters, type RawIpSender } from './nudger.js';
 import { nativeAddon } from '../native/addon.js';
 
 export interface BalancerOptions {
@@ -61,6 +61,8 @@ export interface BalancerOptions {
   sampleIntervalMs?: number;
   /** Failover nudges (default: the native addon, loaded on first use). */
   sendRaw?: RawIpSender;
+  /** When nudged flows are checked and nudged again (default kernel/tcp-nudge.ts NUDGE_SCHEDULE; tests shorten it). */
+  nudgeSchedule?: readonly number[];
 }
 
 export interface NftApplyResult {
@@ -80,8 +82,7 @@ export interface ConntrackResult {
   detail?: string;
 }
 
-/** Sends whole IP packets with a mark (the native addon's sendRawIp); returns how many were sent. */
-export type RawIpSender = (family: 4 | 6, mark: number, packets: [packet: Buffer, dst: string][]) => number;
+export type { RawIpSender } from './nudger.js';
 
 export interface ApplyReport {
   /** A newer apply replaced this one before it ran (nothing below was done for it). */
@@ -126,7 +127,7 @@ export class Balancer {
   private readonly runner: LatestRunner<Inputs, ApplyReport>;
   private readonly idle = new IdleTracker();
   private readonly sampleIntervalMs: number | undefined;
-  private readonly sendRaw: RawIpSender;
+  private readonly nudger: Nudger;
 
   private last: Inputs | undefined;
   /** The newest (config, views) handed to apply, run or still waiting. */
@@ -154,7 +155,15 @@ export class Balancer {
     this.sysctl = opts.sysctl ?? new SysctlGuard({ stateFile: join(opts.stateDir ?? '/run/wanbraid', 'sysctl.json') });
     this.now = opts.now ?? Date.now;
     this.sampleIntervalMs = opts.sampleIntervalMs;
-    this.sendRaw = opts.sendRaw ?? ((family, mark, packets) => nativeAddon().sendRawIp(family, mark, packets));
+    const sendRaw: RawIpSender = opts.sendRaw ?? ((family, mark, packets) => nativeAddon().sendRawIp(family, mark, packets));
+    const conntrack = this.conntrack;
+    this.nudger = new Nudger({
+      log: this.log,
+      send: sendRaw,
+      getFlow: (f) => (conntrack.getFlow ? conntrack.getFlow(f) : Promise.resolve(undefined)),
+      ...(conntrack.watchDestroyed ? { watchDestroyed: (cb: (f: CtFlow) => void) => conntrack.watchDestroyed!(cb) } : {}),
+      ...(opts.nudgeSchedule ? { schedule: opts.nudgeSchedule } : {}),
+    });
     this.runner = new LatestRunner((inp, hasNewer) => this.run(inp, hasNewer));
   }
 
@@ -273,7 +282,7 @@ export class Balancer {
     const idleMs = this.last?.config.routing.idleLinkWarning ?? 60_000;
     const st = buildStatus(links, new Set(this.usable.keys()), counters, this.idle, idleMs, now);
     const r = this.lastReport;
-    return { ...st, lastApply: r ? { at: new Date(this.lastAt).toISOString(), ok: r.ok, durationMs: Math.round(r.durationMs), failures: r.failures } : undefined };
+    return { ...st, nudges: this.nudger.counters(), lastApply: r ? { at: new Date(this.lastAt).toISOString(), ok: r.ok, durationMs: Math.round(r.durationMs), failures: r.failures } : undefined };
   }
 
   /** Remove everything created (nft table, routes, rules, nexthops) and restore the sysctls. */
@@ -294,6 +303,7 @@ export class Balancer {
       failures.push(`routing: ${errorMessage(err)}`);
     }
     for (const r of await this.sysctl.restore()) if (!r.ok) failures.push(`sysctl ${r.key}: ${r.detail ?? 'failed'}`);
+    this.nudger.close();
     this.conntrack.close();
     this.routing.close();
     this.nftKey = undefined;
@@ -319,23 +329,33 @@ export class Balancer {
     return [];
   }
 
-  /** One nudge per live LAN TCP connection of a dead link (kernel/tcp-nudge.ts); returns how many were sent. */
-  private nudge(link: string, flows: readonly CtFlow[], mark: number, views: readonly LinkView[]): number {
-    const local = new Set<string>();
+  /**
+   * Nudge the live outbound LAN TCP connections of a dead link (kernel/tcp-nudge.ts), followed
+   * until their resets show (kernel/nudger.ts); returns how many nudges were sent now.
+   */
+  private nudge(link: string, flows: readonly CtFlow[], mark: number, dead: { mark: number; mask: number }, views: readonly LinkView[], scope: LanScope): number {
+    if (flows.length === 0) return 0;
+    const local = new Set<string>(scope.local);
     for (const v of views) for (const a of [v.observation.ipv4?.address, v.observation.ipv6?.address]) if (a) local.add(a);
-    const todo = flowsToNudge(flows, local);
-    let sent = 0;
-    for (const family of [4, 6] as const) {
-      const packets = todo.filter((f) => f.family === family).map((f): [Buffer, string] => [nudgeSegment(f, randomInt(2 ** 32), randomInt(2 ** 32)), f.src]);
-      if (packets.length === 0) continue;
-      try {
-        sent += this.sendRaw(family, mark, packets);
-      } catch (err) {
-        this.log.warn({ op: 'nudge', link, family, err: errorMessage(err) }, 'cannot nudge the dead link\'s clients: they reset at their next retransmission');
-      }
-    }
-    if (todo.length > 0) this.log.debug({ op: 'nudge', link, connections: todo.length, sent }, 'nudged the dead link\'s LAN clients');
+    const todo = flowsToNudge(flows, { local, lan: scope.lan });
+    const sent = this.nudger.nudge(link, todo, mark, dead);
+    if (flows.length > 0) this.log.debug({ op: 'nudge', link, connections: todo.length, skipped: flows.length - todo.length, sent }, 'nudged the dead link\'s LAN clients');
     return sent;
+  }
+
+  /** The LAN's networks and the router's addresses (for which flows get nudges); none when unreadable. */
+  private async lanScope(link: string, interfaces: readonly string[]): Promise<LanScope> {
+    try {
+      return this.routing.lanScope ? await this.routing.lanScope(interfaces) : { local: [], lan: [] };
+    } catch (err) {
+      this.log.warn({ op: 'nudge', link, err: errorMessage(err) }, 'cannot read the LAN\'s networks: the dead link\'s clients reset at their next retransmission');
+      return { local: [], lan: [] };
+    }
+  }
+
+  /** Failover nudges so far (sent, confirmed by a reset, retried, unconfirmed). */
+  nudges(): NudgeCounters {
+    return this.nudger.counters();
   }
 
   private setContents(cfg: Config, set: string): Prefix[] {
@@ -400,9 +420,11 @@ export class Balancer {
         [...flushFor].map(async ([link, mark]) => {
           try {
             const nudge = config.routing.resetDeadFlows && (config.lan?.interfaces.length ?? 0) > 0 && this.conntrack.dumpMark !== undefined;
-            const flows = nudge ? await this.conntrack.dumpMark!(mark, mask).catch((err: unknown) => this.nudgeFailed(link, err)) : [];
+            const [flows, scope] = nudge
+              ? await Promise.all([this.conntrack.dumpMark!(mark, mask).catch((err: unknown) => this.nudgeFailed(link, err)), this.lanScope(link, config.lan!.interfaces)])
+              : [[], { local: [], lan: [] }];
             await this.conntrack.flushMark(mark, mask);
-            const nudged = nudge ? this.nudge(link, flows, desired.ownership.mainMark, inp.views) : undefined;
+            const nudged = nudge ? this.nudge(link, flows, desired.ownership.mainMark, { mark, mask }, inp.views, scope) : undefined;
             conntrack.push({ link, mark, ok: true, ...(nudged !== undefined ? { nudged } : {}) });
           } catch (err) {
             this.pendingFlush.set(link, mark);

@@ -9,7 +9,8 @@
  */
 import { release } from 'node:os';
 import type { NextHopSpec, RouteSpec, RuleSpec } from '../plan/types.js';
-import type { RoutingBackend, RoutingDesired } from './backend.js';
+import type { LanScope, RoutingBackend, RoutingDesired } from './backend.js';
+import { networkOf } from '../plan/addr.js';
 import type { ObjectKind, Owner } from './reconcile.js';
 import { reconcileRouting, type KindIO, type ReconcileReport } from './reconcile-run.js';
 import {
@@ -17,6 +18,8 @@ import {
   RTPROT_WANBRAID,
   RT_SCOPE_LINK,
   RT_SCOPE_UNIVERSE,
+  address,
+  link,
   nexthop,
   route,
   rule,
@@ -134,6 +137,19 @@ export class RtnlBackend implements RoutingBackend {
 
   resilientGroups(): boolean {
     return this.resilient;
+  }
+
+  async lanScope(interfaces: readonly string[]): Promise<LanScope> {
+    const [links, addrs, routes] = await Promise.all([link.list(this.nl), address.list(this.nl), route.list(this.nl, { table: 254 })]);
+    const lanIfs = new Set(links.filter((l) => interfaces.includes(l.name)).map((l) => l.ifindex));
+    const lan = addrs.filter((a) => lanIfs.has(a.ifindex)).map((a) => networkOf(a.local, a.prefixLen));
+    for (const r of routes) {
+      // The main table's unicast routes through a LAN device (a routed network behind a LAN router); not a default route.
+      if (r.table !== 254 || r.type !== 'unicast' || r.dstLen === 0) continue;
+      const via = r.oif !== undefined ? [r.oif] : (r.multipath ?? []).map((h) => h.oif);
+      if (via.length > 0 && via.every((i) => i !== undefined && lanIfs.has(i))) lan.push(networkOf(r.dst, r.dstLen));
+    }
+    return { local: addrs.map((a) => a.local), lan };
   }
 
   reconcile(desired: RoutingDesired, superseded?: () => boolean): Promise<ReconcileReport> {

@@ -19,7 +19,7 @@
  *                             through the link (a LAN, a VPN main knows): goto mark_main;
  *                             ct mark bits ← link mark; count new flow
  *   output      route -150    ct mark & M vmap @restore      (the router's replies on marked conns)
- *   nudge       filter -300   meta mark == main, tcp: notrack (failover nudges, kernel/tcp-nudge.ts)
+ *   nudge       filter -300   meta mark == main, tcp: drop unless oif is a LAN interface; notrack (failover nudges, kernel/tcp-nudge.ts)
  *   input/forward filter 0    conntrack-invalid packets from or to a WAN: drop
  *   nat_prerouting nat -100   relay-marked TCP → redirect to the entry's port
  *   nat_postrouting nat 100   per WAN: masquerade, or snat to the configured address
@@ -129,12 +129,14 @@ export function planRuleset(input: RulesetInput): NftTableSpec {
 
   chains.push({ name: 'output', base: { type: 'route', hook: 'output', prio: -150, policy: 'accept' }, rules: [rule(vmap(and(ct('mark'), M), setRef('restore')))] });
   // The failover's nudges to a dead link's LAN clients (kernel/tcp-nudge.ts) leave untracked:
-  // conntrack must not take them for the start of a connection from the server.
+  // conntrack must not take them for the start of a connection from the server. They are sent in
+  // another host's name, so one that would leave by anything but a LAN interface is dropped.
   if (lanIfs.length > 0 && config.routing.resetDeadFlows) {
+    const nudge = [match(meta('mark'), '==', marks.main), match(meta('l4proto'), '==', 'tcp')];
     chains.push({
       name: 'nudge',
       base: { type: 'filter', hook: 'output', prio: -300, policy: 'accept' },
-      rules: [rule(match(meta('mark'), '==', marks.main), match(meta('l4proto'), '==', 'tcp'), { notrack: null })],
+      rules: [rule(...nudge, match(meta('oifname'), '!=', anonSet(lanIfs)), drop()), rule(...nudge, { notrack: null })],
     });
   }
   if (wanIfs.length > 0) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Balancer } from '../../../src/kernel/balancer.js';
-import type { RoutingBackend, RoutingDesired } from '../../../src/kernel/backend.js';
+import type { LanScope, RoutingBackend, RoutingDesired } from '../../../src/kernel/backend.js';
 import { Nft, NftError, type CounterValue } from '../../../src/kernel/nft/nft.js';
 import type { NftBatch, NftObject } from '../../../src/kernel/nft/json.js';
 import type { ConntrackFlusher } from '../../../src/kernel/conntrack.js';
@@ -9,6 +9,8 @@ import { SysctlGuard } from '../../../src/kernel/sysctl.js';
 import type { ReconcileReport } from '../../../src/kernel/reconcile-run.js';
 import { silentLogger } from '../../../src/log.js';
 import { threeLinks, views } from '../plan/fixtures.js';
+import type { CtFlow } from '../../../src/kernel/tcp-nudge.js';
+import { parsePrefix } from '../../../src/config/values.js';
 
 class FakeNft extends Nft {
   batches: NftBatch[] = [];
@@ -54,6 +56,13 @@ class FakeRouting implements RoutingBackend {
   }
   resilientGroups() {
     return true;
+  }
+  lanScope(interfaces: readonly string[]): Promise<LanScope> {
+    // lan0 holds 198.18.100.1/24 and 2001:db8:100::1/64 in these tests.
+    return Promise.resolve({
+      local: ['198.18.100.1', '2001:db8:100::1'],
+      lan: interfaces.includes('lan0') ? [parsePrefix('198.18.100.0/24')!, parsePrefix('2001:db8:100::/64')!] : [],
+    });
   }
   close() {}
 }
@@ -291,19 +300,23 @@ test('a refresh (set change, verify) never replaces a newer apply still waiting 
   );
 });
 
-test('nudges: the dead link\'s LAN TCP clients get one each, from a dump taken before the flush', async () => {
+test('nudges: the dead link\'s outbound LAN TCP clients get one each, from a dump taken before the flush; port forwards none', async () => {
   const { conntrack } = setup();
   const order: string[] = [];
   const flows = [
     { family: 4 as const, proto: 6, src: '198.18.100.2', dst: '198.19.0.10', sport: 40000, dport: 9000, tcpState: 3 },
     { family: 6 as const, proto: 6, src: '2001:db8:100::2', dst: '2001:db8:ffff::10', sport: 40001, dport: 9000, tcpState: 3 },
     { family: 4 as const, proto: 17, src: '198.18.100.2', dst: '198.19.0.10', sport: 5353, dport: 53 },
+    // A port forward that came in through wan2 (an internet client to the router's wan2 address).
+    { family: 4 as const, proto: 6, src: '198.19.0.20', dst: '198.18.2.1', sport: 50000, dport: 8080, tcpState: 3, reply: { src: '198.18.100.2', dst: '198.19.0.20', sport: 80, dport: 50000 } },
   ];
   Object.assign(conntrack, {
     dumpMark: async () => {
       order.push('dump');
       return flows;
     },
+    // Every nudged flow shows its reset at the first check: nothing is nudged again.
+    getFlow: async (f: CtFlow) => ({ ...f, tcpState: 8 }),
   });
   const flush = conntrack.flushMark.bind(conntrack);
   conntrack.flushMark = async (v, m) => {
@@ -341,4 +354,5 @@ test('nudges: the dead link\'s LAN TCP clients get one each, from a dump taken b
   const r2 = await b2.apply(off, views(off, { wan3: { state: 'offline' } }));
   assert.deepEqual(order, ['flush']);
   assert.deepEqual(r2.conntrack, [{ link: 'wan3', mark: 0x30000, ok: true }]);
+  await b2.stop();
 });
