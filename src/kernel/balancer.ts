@@ -420,11 +420,17 @@ export class Balancer {
         [...flushFor].map(async ([link, mark]) => {
           try {
             const nudge = config.routing.resetDeadFlows && (config.lan?.interfaces.length ?? 0) > 0 && this.conntrack.dumpMark !== undefined;
-            const [flows, scope] = nudge
-              ? await Promise.all([this.conntrack.dumpMark!(mark, mask).catch((err: unknown) => this.nudgeFailed(link, err)), this.lanScope(link, config.lan!.interfaces)])
-              : [[], { local: [], lan: [] }];
-            await this.conntrack.flushMark(mark, mask);
-            const nudged = nudge ? this.nudge(link, flows, desired.ownership.mainMark, { mark, mask }, inp.views, scope) : undefined;
+            const prepared = nudge ? this.nudger.prepare(link) : undefined;
+            let nudged: number | undefined;
+            try {
+              const [flows, scope] = nudge
+                ? await Promise.all([this.conntrack.dumpMark!(mark, mask).catch((err: unknown) => this.nudgeFailed(link, err)), this.lanScope(link, config.lan!.interfaces)])
+                : [[], { local: [], lan: [] }];
+              await this.conntrack.flushMark(mark, mask);
+              nudged = nudge ? this.nudge(link, flows, desired.ownership.mainMark, { mark, mask }, inp.views, scope) : undefined;
+            } finally {
+              prepared?.();
+            }
             conntrack.push({ link, mark, ok: true, ...(nudged !== undefined ? { nudged } : {}) });
           } catch (err) {
             this.pendingFlush.set(link, mark);

@@ -82,6 +82,10 @@ export class Nudger {
   /** Followed flows by original tuple, for the destroy events. */
   private readonly byKey = new Map<string, Followed>();
   private watcher: { close(): void } | undefined;
+  /** Failovers between {@link prepare} and their nudge. */
+  private preparing = 0;
+  /** Entries destroyed since the watcher opened, by original tuple → mark (bounded). */
+  private readonly recent = new Map<string, number | undefined>();
   private readonly totals: NudgeCounters = { sent: 0, confirmed: 0, retried: 0, unconfirmed: 0, untracked: 0, following: 0 };
 
   constructor(private readonly opts: NudgerOptions) {
@@ -101,7 +105,11 @@ export class Nudger {
   nudge(link: string, flows: readonly CtFlow[], mark: number, dead: { mark: number; mask: number } = { mark: 0, mask: 0 }): number {
     if (this.closed || flows.length === 0) return 0;
     const room = Math.max(0, (this.opts.maxTracked ?? MAX_TRACKED) - this.byKey.size);
-    const followed: Followed[] = flows.map((flow) => ({ flow, dead, base: this.random(), attempts: 0, resetSeen: false, seen: [] }));
+    const all: Followed[] = flows.map((flow) => ({ flow, dead, base: this.random(), attempts: 0, resetSeen: false, seen: [] }));
+    // A client that spoke by itself since the flush (a retransmission) may have drawn its reset
+    // already: seen among the destroyed entries since prepare, it needs no nudge.
+    const followed = all.filter((f) => !this.resetIn(this.recent.get(flowKey(f.flow)), f, this.recent.has(flowKey(f.flow))));
+    this.totals.confirmed += all.length - followed.length;
     const tracked = followed.slice(0, room).filter((f) => !this.byKey.has(flowKey(f.flow)));
     if (tracked.length > 0) {
       // Listen before sending: the reset can come back within microseconds in a lab.
@@ -117,6 +125,24 @@ export class Nudger {
     return sent;
   }
 
+  /**
+   * Start listening for destroyed entries before a failover's flush, so a reset drawn between the
+   * flush and the nudge is seen (the kernel gives destroy events only to entries made while
+   * someone listens); call the returned function once the failover's nudges are sent.
+   */
+  prepare(link: string): () => void {
+    if (this.closed) return () => undefined;
+    this.preparing++;
+    this.watch(link);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.preparing--;
+      this.release([]);
+    };
+  }
+
   close(): void {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
@@ -130,24 +156,32 @@ export class Nudger {
     if (this.watcher || !this.opts.watchDestroyed) return;
     try {
       this.watcher = this.opts.watchDestroyed((e) => {
-        const f = this.byKey.get(flowKey(e));
-        if (f && (e.mark === undefined || (e.mark & f.dead.mask) !== (f.dead.mark & f.dead.mask))) f.resetSeen = true;
+        const key = flowKey(e);
+        const f = this.byKey.get(key);
+        if (f && this.resetIn(e.mark, f, true)) f.resetSeen = true;
+        if (this.recent.size < MAX_TRACKED) this.recent.set(key, e.mark);
       });
     } catch (err) {
       this.log.warn({ op: 'nudge', link, err: errorMessage(err) }, 'cannot follow conntrack\'s destroy events: a reset is seen only by its flow\'s entry');
     }
   }
 
+  /** A destroyed entry (seen, with `mark`) of `f`'s tuple is a reset: it is not the flush's own deletion (the dead link's mark). */
+  private resetIn(mark: number | undefined, f: Followed, seen: boolean): boolean {
+    return seen && (mark === undefined || (mark & f.dead.mask) !== (f.dead.mark & f.dead.mask));
+  }
+
   private unwatch(): void {
     this.watcher?.close();
     this.watcher = undefined;
+    this.recent.clear();
   }
 
   /** Stop following `flows`; the watcher closes with the last one. */
   private release(flows: readonly Followed[]): void {
     for (const f of flows) if (this.byKey.get(flowKey(f.flow)) === f) this.byKey.delete(flowKey(f.flow));
     this.totals.following = this.byKey.size;
-    if (this.byKey.size === 0) this.unwatch();
+    if (this.byKey.size === 0 && this.preparing === 0) this.unwatch();
   }
 
   /** Send the next attempt of each flow; returns how many packets went. */

@@ -62,7 +62,11 @@ test('positive control: plain ECMP moves flows of healthy links when a leg leave
     await L.applyOk(cfg([1, 2, 1]));
     const afterWeights = await egressNow([]);
     const moved = ports.filter((p) => afterWeights.get(p) !== before.get(p));
-    assert.ok(moved.length > 0, 'a weight change moves some flows under hash-threshold ECMP');
+    if (moved.length === 0) {
+      const count = (m: Map<number, string>) => JSON.stringify(Object.fromEntries([...new Set(m.values())].map((l) => [l, [...m.values()].filter((x) => x === l).length])));
+      const nh = (await L.lab.exec('router', ['ip', 'nexthop'])).stdout;
+      assert.fail(`a weight change moves some flows under hash-threshold ECMP: none of ${ports.length} moved; before ${count(before)}, after ${count(afterWeights)}; nexthops:\n${nh}`);
+    }
     await L.applyOk(cfg([1, 1, 1]), { wan1: 'offline' });
     const afterLeave = await egressNow([]);
     const healthyMoved = ports.filter((p) => before.get(p) !== 'wan1' && afterLeave.get(p) !== before.get(p));
@@ -254,5 +258,69 @@ test('idle flows of a dead link are reset at once by a nudge, IPv4 and IPv6; wit
       v6.close();
       await L.lab.fault('wan2', { kind: 'clear' });
     }
+  }
+});
+
+test('a port-forwarded connection that came in through the dead link gets no nudge toward the internet; an outbound one on the same link is reset (control)', async () => {
+  const wan2 = L.addr.links[1]!;
+  // A port forward on every WAN to an echo server in the client (the LAN), and a main-table
+  // default route (as a DHCP client would install): an un-NATed nudge would have a way out.
+  await L.lab.exec('router', ['nft', '-f', '-'], {
+    input: 'table inet portfwd {\n  chain pre {\n    type nat hook prerouting priority dstnat; policy accept;\n    iifname { "wan1", "wan2", "wan3" } tcp dport 8080 dnat ip to 198.18.100.2:8080\n  }\n}\n',
+  });
+  await L.lab.ip('router', [`route add default via ${L.addr.links[2]!.gateway4} dev wan3 proto dhcp`]);
+  const server = await L.listen('client', 8080, { echo: true });
+  const cfg = labConfig(L.addr, [1, 1, 1]);
+  await L.applyOk(cfg);
+  const inbound = await L.hold(4, { node: 'inet', host: wan2.router4, port: 8080, intervalMs: 3_600_000 });
+  const outbound = await L.hold(20, { intervalMs: 3_600_000 });
+  try {
+    const inPorts = (await inbound.opened).map((o) => o.localPort);
+    const outPorts = (await outbound.opened).map((o) => o.localPort);
+    const ct = await L.lab.exec('router', ['conntrack', '-L', '-p', 'tcp', '--orig-dst', wan2.router4, '--dport', '8080']);
+    const inMarks = [...ct.stdout.matchAll(/mark=(\d+)/g)].map((m) => (Number(m[1]) >>> 16) & 0xff);
+    assert.ok(inMarks.length === 4 && inMarks.every((m) => m === 2), `the inbound connections are pinned to wan2: ${ct.stdout}`);
+    const outMarks = await L.flowMarks(L.addr.ports.hold);
+    const deadOut = outPorts.filter((p) => outMarks.get(p) === 2);
+    assert.ok(deadOut.length > 0, 'some outbound connections on wan2');
+
+    // Capture on the WAN side: anything toward the internet clients' ports; and the nudges to the
+    // LAN (mark main, leaving lan0) as the capture's positive control.
+    const ports = inPorts.join(', ');
+    await L.lab.exec('router', ['nft', '-f', '-'], {
+      input: [
+        'add table inet leakprobe',
+        'add chain inet leakprobe post { type filter hook postrouting priority 0; policy accept; }',
+        `add rule inet leakprobe post oifname { "wan1", "wan2", "wan3" } tcp dport { ${ports} } counter comment "toward_internet"`,
+        `add rule inet leakprobe post oifname "lan0" meta mark 0x00ff0000 tcp flags & (syn | rst | ack) == ack counter comment "nudges_to_lan"`,
+      ].join('\n') + '\n',
+    });
+    const counters = async (): Promise<Record<string, number>> => {
+      const doc = JSON.parse((await L.lab.exec('router', ['nft', '-j', 'list', 'table', 'inet', 'leakprobe'])).stdout) as { nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[] };
+      const out: Record<string, number> = {};
+      for (const o of doc.nftables) if (o.rule?.comment) out[o.rule.comment] = o.rule.expr.find((e) => e.counter)!.counter!.packets;
+      return out;
+    };
+
+    await L.lab.fault('wan2', { kind: 'blackhole' });
+    const r = await L.applyOk(cfg, { wan2: 'offline' });
+    assert.equal(r.conntrack[0]!.nudged, deadOut.length, 'only the outbound connections were nudged');
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && outbound.broken.length < deadOut.length) await sleep(50);
+    assert.deepEqual(outbound.broken.map((b) => outPorts[b.id]!).sort(), [...deadOut].sort(), 'control: the outbound wan2 connections were reset');
+    // Every nudge that will ever be sent for this failover has been, once the nudger follows nothing.
+    for (let i = 0; i < 100 && (await L.status()).nudges?.following !== 0; i++) await sleep(50);
+    assert.equal((await L.status()).nudges?.following, 0);
+    const c = await counters();
+    assert.ok((c.nudges_to_lan ?? 0) >= deadOut.length, `control: the capture sees the nudges to the LAN: ${JSON.stringify(c)}`);
+    assert.equal(c.toward_internet, 0, `nothing went toward the internet clients of the port forward: ${JSON.stringify(c)}`);
+    assert.equal(inbound.broken.length, 0, 'the inbound connections were not reset by the router');
+  } finally {
+    inbound.close();
+    outbound.close();
+    server.kill();
+    await L.lab.fault('wan2', { kind: 'clear' });
+    await L.lab.exec('router', ['nft', '-f', '-'], { input: 'add table inet leakprobe\ndelete table inet leakprobe\nadd table inet portfwd\ndelete table inet portfwd\n' });
+    await L.lab.ip('router', ['route flush proto dhcp']);
   }
 });

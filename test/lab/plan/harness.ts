@@ -119,9 +119,9 @@ export class BalancerLab {
     return { byLink, failures: r.failures };
   }
 
-  /** A greeting TCP listener in `node` on `port` (traffic.ts `listen`); ended with the lab. */
-  async listen(node: string, port: number): Promise<ChildProcess> {
-    const child = this.lab.spawn(node, [process.execPath, TRAFFIC, 'listen', JSON.stringify({ port })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** A greeting (or, with `echo`, echoing) TCP listener in `node` on `port` (traffic.ts `listen`); ended with the lab. */
+  async listen(node: string, port: number, opts: { echo?: boolean } = {}): Promise<ChildProcess> {
+    const child = this.lab.spawn(node, [process.execPath, TRAFFIC, 'listen', JSON.stringify({ port, ...opts })], { stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`listener in ${node}:${port} not up`)), 10_000);
       createInterface({ input: child.stdout! }).once('line', () => {
@@ -132,11 +132,11 @@ export class BalancerLab {
     return child;
   }
 
-  /** Long-lived echo connections from the client (see traffic.ts `hold`). */
-  async hold(count: number, opts: { intervalMs?: number; v6?: boolean; port?: number } = {}): Promise<HoldFlows> {
+  /** Long-lived echo connections from the client (or `node`, to `host`) (see traffic.ts `hold`). */
+  async hold(count: number, opts: { intervalMs?: number; v6?: boolean; port?: number; node?: string; host?: string } = {}): Promise<HoldFlows> {
     const child = this.lab.spawn(
-      'client',
-      [process.execPath, TRAFFIC, 'hold', JSON.stringify({ host: opts.v6 ? this.addr.inet.server6 : this.addr.inet.server4, port: opts.port ?? this.addr.ports.hold, count, intervalMs: opts.intervalMs ?? 100 })],
+      opts.node ?? 'client',
+      [process.execPath, TRAFFIC, 'hold', JSON.stringify({ host: opts.host ?? (opts.v6 ? this.addr.inet.server6 : this.addr.inet.server4), port: opts.port ?? this.addr.ports.hold, count, intervalMs: opts.intervalMs ?? 100 })],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     );
     const h = new HoldFlows(child);

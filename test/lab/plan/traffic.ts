@@ -14,8 +14,9 @@
  *   for `durationMs`; prints `{"done":true,"results":[{"at","ok","ms","error"?}]}`.
  * - `greet {host, port, timeoutMs}`: connects, prints `{"done":true,"greeting":…}` (the first line
  *   the peer sends) — to see who answered a redirected connection.
- * - `listen {port}`: a TCP listener (dual stack) that greets each connection with
- *   `hello from listener` and closes; prints `{"listening":true}`.
+ * - `listen {port, echo?}`: a TCP listener (dual stack) that greets each connection with
+ *   `hello from listener` and closes (with `echo`: echoes what it reads and never closes first);
+ *   prints `{"listening":true}`.
  */
 import { connect, createServer, type Socket } from 'node:net';
 import { request } from 'node:http';
@@ -151,10 +152,11 @@ function greetMode(a: { host: string; port: number; timeoutMs?: number }): void 
   s.on('end', () => finish({ greeting: buf }));
 }
 
-function listenMode(a: { port: number }): void {
+function listenMode(a: { port: number; echo?: boolean }): void {
   const srv = createServer((c) => {
     c.on('error', () => undefined);
-    c.end('hello from listener\n');
+    if (a.echo) c.pipe(c);
+    else c.end('hello from listener\n');
   });
   srv.listen({ port: a.port, host: '::' }, () => out({ listening: true }));
 }

@@ -131,3 +131,34 @@ test('a destroyed entry confirms a flow unless it carries the dead link\'s mark 
   assert.deepEqual({ ...n.counters() }, { sent: 1 + SCHEDULE.length, confirmed: 1, retried: SCHEDULE.length - 1, unconfirmed: 1, untracked: 0, following: 0 });
   assert.equal(watching, 0, 'the watcher closes with the last followed flow');
 });
+
+test('a reset drawn between the flush and the nudge (seen after prepare) needs no nudge', async () => {
+  const sent: number[] = [];
+  let emit: ((f: CtFlow) => void) | undefined;
+  let watching = 0;
+  const n = new Nudger({
+    log: pino({ level: 'silent' }),
+    schedule: SCHEDULE,
+    send: (_family, _mark, packets) => {
+      for (const [p] of packets) sent.push(p.subarray(20).readUInt16BE(2));
+      return packets.length;
+    },
+    getFlow: (f) => Promise.resolve({ ...f, tcpState: 8 }),
+    watchDestroyed: (cb) => {
+      emit = cb;
+      watching++;
+      return { close: () => void watching-- };
+    },
+  });
+  const done = n.prepare('wan2');
+  assert.equal(watching, 1, 'listening before the flush');
+  emit!({ ...flow(30), mark: 0x20000 }); // flushed
+  emit!({ ...flow(31), mark: 0x20000 }); // flushed
+  emit!({ ...flow(31), mark: 0x30000 }); // then its retransmission drew a reset through wan3
+  assert.equal(n.nudge('wan2', [flow(30), flow(31)], 7, { mark: 0x20000, mask: 0xff0000 }), 1);
+  done();
+  await settled(n);
+  assert.deepEqual(sent, [30]);
+  assert.equal(n.counters().confirmed, 2);
+  assert.equal(watching, 0);
+});
