@@ -15,8 +15,9 @@
  * - Every change of a link's view (health: probes, carrier, addresses, overrides, schedules) is
  *   published as a `link` event, handed to the relay (which link paths may connect, from which
  *   source address), and applied to the kernel (coalesced: the newest view wins).
- * - `reload` (SIGHUP) reads the file again; an invalid file (or an unreadable relay key) is
- *   refused and logged, and the running configuration stays in force. Reloads are serialised.
+ * - `reload` (SIGHUP) reads the file again; an invalid file (or an unreadable relay key, or a
+ *   tool or kernel feature the new file needs and preflight finds missing) is refused and logged,
+ *   and the running configuration stays in force. Reloads are serialised.
  * - `stop` (SIGTERM/SIGINT) undoes everything the daemon created, in reverse order.
  * Bad input on the control socket never reaches beyond an error reply.
  */
@@ -44,7 +45,7 @@ import { startRelay, type LinkAddresses, type RelayHandle } from '../relay/relay
 import { nullNotifier, type Notifier } from './notify.js';
 import { PlanTracker, planMetricFamilies } from './plan-retry.js';
 import { probeSystem } from './preflight-probe.js';
-import type { SystemReport } from './preflight.js';
+import { problems, type SystemReport } from './preflight.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -328,7 +329,7 @@ export class Daemon extends EventEmitter {
   }
 
   private refuseReload(issues: string[]): void {
-    this.logger.error({ config: this.opts.configPath, issues }, 'reload refused: the new configuration is invalid; the running one stays in force');
+    this.logger.error({ config: this.opts.configPath, issues }, 'reload refused: the new configuration is invalid or this host lacks what it needs; the running one stays in force');
     this.publish('reload', { ok: false, issues });
     if (this.readySent) this.notifier.ready('reload refused');
   }
@@ -355,6 +356,12 @@ export class Daemon extends EventEmitter {
     }
     if ((next.links.length > 0) !== (this.config.links.length > 0)) {
       this.refuseReload([next.links.length > 0 ? 'links: adding the first links needs a restart' : 'links: removing every link needs a restart']);
+      return;
+    }
+    // What the new configuration needs must be here, as at start: nothing half-reloaded.
+    const missing = problems(await probeSystem(next, { env: this.opts.env ?? process.env }));
+    if (missing.length > 0) {
+      this.refuseReload(missing);
       return;
     }
     const relayWanted = next.relay !== undefined || next.forwards.length > 0;

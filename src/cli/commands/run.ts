@@ -1,8 +1,8 @@
 /**
  * `wanbraid run`: the foreground daemon systemd runs. Validates the config first (exit 1 with every
  * problem listed, nothing touched), then probes for the tools and kernel features it needs (exit 1
- * with one line per missing one, naming the Debian package; nothing touched), then runs until SIGTERM/SIGINT (clean stop, exit 0). SIGHUP
- * reloads. An unexpected internal error is logged, cleaned up after, and exits 1 so that
+ * with one line per missing one, naming the Debian package; nothing touched), then runs until
+ * SIGTERM/SIGINT (clean stop, exit 0). SIGHUP reloads. An unexpected internal error is logged, cleaned up after, and exits 1 so that
  * systemd's Restart=on-failure brings the daemon back.
  */
 import { parse, EXIT_FAIL, EXIT_OK, type Command } from '../args.js';
@@ -17,8 +17,8 @@ export const run: Command = {
   usage: `usage: wanbraid run [-c FILE]
 
 Runs the daemon in the foreground, logging JSON lines to stdout. SIGTERM or SIGINT stop it cleanly
-(everything it created in the kernel is removed); SIGHUP reloads the configuration (an invalid one
-is refused and the running one stays in force).
+(everything it created in the kernel is removed); SIGHUP reloads the configuration (an invalid one,
+or one needing something missing here, is refused and the running one stays in force).
 
 Before anything is created, the tools and kernel features the configuration needs are checked
 (nft, nftables table inet, nexthop objects, conntrack netlink, the native addon; see wanbraid check):

@@ -10,11 +10,13 @@
  * 2. A fake `nft` first in PATH that refuses every batch: no READY=1, `status` shows "plan failed",
  *    the metrics count the failures, retries back off (0.5 s, 1 s, 2 s …) and verify ticks wait; once
  *    the fake starts passing batches to the real nft, the daemon recovers by itself and sends READY=1.
+ * 3. nft gone from PATH while running: a reload is refused with the same line and the running
+ *    configuration stays; with nft back, the same reload goes through (positive control).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { NamespaceSet } from '../../../src/lab/netns.js';
@@ -197,5 +199,42 @@ exec '${REAL_NFT}' "$@"
     d.cleanup();
     sink.stop();
     rmSync(fake, { recursive: true, force: true });
+  }
+});
+
+test('nft gone while running: a reload is refused naming it, the running config stays; with nft back the reload applies', async () => {
+  assert.ok(REAL_NFT);
+  const ip = findOnPath('ip', FULL_PATH);
+  assert.ok(ip);
+  // PATH: this directory (nft, a wrapper of the real one, and ip for \`ip netns exec\`), then PATH without nft.
+  const bin = mkdtempSync(join(tmpdir(), 'wanbraid-path-'));
+  const nft = join(bin, 'nft');
+  const putNft = () => {
+    writeFileSync(nft, `#!/bin/sh\nexec '${REAL_NFT}' "$@"\n`);
+    chmodSync(nft, 0o755);
+  };
+  putNft();
+  symlinkSync(ip, join(bin, 'ip'));
+  const d = await DaemonProcess.start(set.ns('router'), EXAMPLE, { env: { PATH: `${bin}${delimiter}${PATH_NO_NFT}` } });
+  try {
+    rmSync(nft);
+    const mark = d.logs.length;
+    d.writeConfig(EXAMPLE.replace('weight: 2', 'weight: 7'));
+    d.signal('SIGHUP');
+    const refused = await d.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('reload refused'), 15_000, mark);
+    assert.deepEqual(refused.issues, [`nft: not found in PATH (${bin}${delimiter}${PATH_NO_NFT}); needed by balancing (links wan1, wan2, wan3); install the Debian package nftables`]);
+    assert.equal(statusOf(await d.request({ cmd: 'status' })).links[2]!.configuredWeight, 2, 'the running configuration stays');
+
+    putNft();
+    const mark2 = d.logs.length;
+    d.signal('SIGHUP');
+    await d.waitForLog((l) => l.msg === 'reloaded', 15_000, mark2);
+    assert.equal(statusOf(await d.request({ cmd: 'status' })).links[2]!.configuredWeight, 7);
+    assert.equal(await d.stop(), 0);
+    assert.deepEqual(kernelLeftovers(), []);
+  } finally {
+    await d.stop();
+    d.cleanup();
+    rmSync(bin, { recursive: true, force: true });
   }
 });
