@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   iproute2        # ip: namespaces, routes, rules, nexthops (the lab and the daemon's checks)
   nftables        # nft: the balancer's ruleset, driven through its JSON API
-  conntrack       # flush a dead link's connections by mark
+  conntrack       # lab tests read and seed conntrack entries (the daemon speaks ctnetlink itself)
   iputils-ping    # lab checks
   iperf3          # lab test servers and benchmarks
   openssl         # the lab's self-signed HTTPS test server certificate

@@ -25,11 +25,15 @@ export function parse<O extends Options>(cmd: string, argv: string[], options: O
 export interface CliIO {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** `out` is a terminal that takes colour (not set: plain text). */
+  color?: boolean;
 }
 
 export const stdio: CliIO = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+  // https://no-color.org: any NO_COLOR value turns colour off.
+  color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
 };
 
 export interface Command {

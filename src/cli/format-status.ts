@@ -1,11 +1,13 @@
 /**
  * The human rendering of the status object (pure, so it is tested without a daemon). Columns that
  * a subsystem did not fill in show "-". One table of links (health and balancing side by side),
- * then the targets of links that are not online, the warnings, and the relay.
+ * then the targets of links that are not online, the plan line ("plan failed: …" in red on a
+ * terminal while applies fail and are retried), the warnings, and the relay.
  */
 import type { LinkStatus, StatusObject } from '../status/types.js';
 import { formatRelayStatus, type RelayStatus } from '../relay/relay.js';
 import { ago, fmtNum, fmtShare, formatBytes, table } from './table.js';
+import type { PlanStatus } from '../daemon/plan-retry.js';
 
 interface TargetRow {
   target: string;
@@ -42,7 +44,30 @@ function weightText(now: number, configured: number): string {
   return now === configured ? String(now) : `${now}/${configured}`;
 }
 
-export function formatStatus(st: StatusObject, now: number): string {
+/** Failed applies shown in the plan line; the rest are counted ("and N more"). */
+const PLAN_LINES = 3;
+
+/** "plan failed: <first failures> (N attempts in a row since Xs ago, next retry in Ys)". */
+export function planFailedText(p: PlanStatus, now: number): string {
+  const shown = p.failures.slice(0, PLAN_LINES).join('; ');
+  const more = p.failures.length > PLAN_LINES ? `; and ${p.failures.length - PLAN_LINES} more` : '';
+  const retry = p.nextRetryAt ? `, next retry in ${ago(Date.parse(p.nextRetryAt) - now)}` : '';
+  return `plan failed: ${shown}${more} (${p.consecutiveFailures} failed appl${p.consecutiveFailures === 1 ? 'y' : 'ies'} in a row since ${ago(now - Date.parse(p.since))} ago${retry})`;
+}
+
+const COLORS = { red: 31 } as const;
+
+/** ANSI colour for a terminal; plain text otherwise. */
+export function paint(text: string, color: keyof typeof COLORS, on: boolean): string {
+  return on ? `\x1b[${COLORS[color]}m${text}\x1b[0m` : text;
+}
+
+export interface FormatOptions {
+  /** Colour the plan failure (a terminal that takes colour). */
+  color?: boolean;
+}
+
+export function formatStatus(st: StatusObject, now: number, opts: FormatOptions = {}): string {
   const out: string[] = [];
   out.push(`wanbraid ${st.version}, pid ${st.pid}, up ${ago(now - Date.parse(st.startedAt))}, config ${st.config.file} (loaded ${ago(now - Date.parse(st.config.loadedAt))} ago)`);
   out.push('');
@@ -77,11 +102,13 @@ export function formatStatus(st: StatusObject, now: number): string {
     if (failing.length > 0) out.push('', 'failing targets:', ...failing);
   }
   const bal = st.balancer as { lastApply?: { at: string; ok: boolean; durationMs: number; failures: string[] }; warnings: string[] } | undefined;
-  if (bal) {
-    const la = bal.lastApply;
+  const plan = st.plan as PlanStatus | undefined;
+  if (bal || plan) {
+    const la = bal?.lastApply;
     out.push('');
-    out.push(la ? `plan: last applied ${ago(now - Date.parse(la.at))} ago in ${la.durationMs} ms, ${la.ok ? 'ok' : `with failures: ${la.failures.join('; ')}`}` : 'plan: not applied yet');
-    for (const w of bal.warnings) out.push(`warning: ${w}`);
+    if (plan?.state === 'failed') out.push(paint(planFailedText(plan, now), 'red', opts.color === true));
+    else out.push(la ? `plan: last applied ${ago(now - Date.parse(la.at))} ago in ${la.durationMs} ms, ${la.ok ? 'ok' : `with failures: ${la.failures.join('; ')}`}` : 'plan: not applied yet');
+    for (const w of bal?.warnings ?? []) out.push(`warning: ${w}`);
   }
   const relay = st.relay as RelayStatus | undefined;
   if (relay && (relay.entries.length > 0 || relay.exit || relay.forwards.length > 0)) {

@@ -3,14 +3,21 @@
  * lifecycle. Contract:
  * - `Daemon.load` validates the configuration before anything on the system is touched; an
  *   invalid one is refused with every problem listed.
+ * - `preflight` (called by `wanbraid run` before `start`) probes the tools and kernel features the
+ *   configuration needs (./preflight.ts); a missing one refuses the start before anything exists.
  * - `start` brings up, in order: the control socket, the relay roles (whose key files are read
  *   first: a bad key refuses the start before the kernel is touched), link health, and balancing;
- *   `start` resolves — and systemd is told READY=1 — only after the first plan is applied.
+ *   it resolves once they run. systemd is told READY=1 only after an apply of the plan without
+ *   failures (at once when there are no links): while applies fail, the daemon retries with
+ *   backoff (./plan-retry.ts: 0.5 s doubling to 30 s) and READY=1 waits. Later failures also
+ *   retry with backoff (verify ticks pause meanwhile), show in `status` as "plan failed: …" and
+ *   count in `wanbraid_plan_failures_total`.
  * - Every change of a link's view (health: probes, carrier, addresses, overrides, schedules) is
  *   published as a `link` event, handed to the relay (which link paths may connect, from which
  *   source address), and applied to the kernel (coalesced: the newest view wins).
- * - `reload` (SIGHUP) reads the file again; an invalid file (or an unreadable relay key) is
- *   refused and logged, and the running configuration stays in force. Reloads are serialised.
+ * - `reload` (SIGHUP) reads the file again; an invalid file (or an unreadable relay key, or a
+ *   tool or kernel feature the new file needs and preflight finds missing) is refused and logged,
+ *   and the running configuration stays in force. Reloads are serialised.
  * - `stop` (SIGTERM/SIGINT) undoes everything the daemon created, in reverse order.
  * Bad input on the control socket never reaches beyond an error reply.
  */
@@ -36,6 +43,9 @@ import { Balancer, type ApplyReport } from '../kernel/balancer.js';
 import { balancerMetricFamilies, type BalancerStatus, type LinkBalance } from '../kernel/balancer-status.js';
 import { startRelay, type LinkAddresses, type RelayHandle } from '../relay/relay.js';
 import { nullNotifier, type Notifier } from './notify.js';
+import { PlanTracker, planMetricFamilies } from './plan-retry.js';
+import { probeSystem } from './preflight-probe.js';
+import { problems, type SystemReport } from './preflight.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -68,6 +78,10 @@ export class Daemon extends EventEmitter {
   private watchdog: NodeJS.Timeout | undefined;
   private verifier: NodeJS.Timeout | undefined;
   private verifyEvery = 0;
+  /** Outcomes of the applies: READY=1, retries with backoff, `status`'s plan line. */
+  private readonly planState = new PlanTracker(Date.now());
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readySent = false;
 
   private constructor(
     private readonly opts: DaemonOptions,
@@ -88,6 +102,11 @@ export class Daemon extends EventEmitter {
     return this.logger;
   }
 
+  /** Probe this host for the tools and kernel features the configuration needs. Changes nothing. */
+  preflight(): Promise<SystemReport> {
+    return probeSystem(this.config, { env: this.opts.env ?? process.env });
+  }
+
   async start(): Promise<void> {
     try {
       await this.doStart();
@@ -103,17 +122,35 @@ export class Daemon extends EventEmitter {
     this.logger.info({ config: this.opts.configPath, links: cfg.links.length, version: version() }, 'starting');
     this.server = new StatusServer({ path: cfg.status.socket, group: cfg.status.group, logger: this.logger, handler: (r) => this.handle(r) });
     await this.server.start();
+    // The event loop is alive from here on: systemd's watchdog may count from the start.
+    this.startWatchdog();
     if (cfg.relay || cfg.forwards.length > 0) this.relay = await startRelay(cfg, { logger: this.logger, links: new Map() });
     if (this.stopped) return;
     if (cfg.links.length > 0) await this.startBalancing(cfg);
     if (this.stopped) return;
     if (cfg.metrics) await this.startMetrics(cfg.metrics.listen);
     this.started = true;
-    const report = this.balancer ? await this.applying : undefined;
+    if (this.balancer) await this.applying;
     this.armVerify();
-    this.notifier.ready(this.readyText(report));
-    this.startWatchdog();
-    this.logger.info({ socket: cfg.status.socket }, 'ready');
+    if (this.stopped) return;
+    if (!this.maybeReady()) {
+      const p = this.planState.status();
+      this.logger.warn(
+        { failures: p.failures, nextRetryAt: p.nextRetryAt },
+        'started, but the plan is not in the kernel: READY=1 waits for an apply without failures (retrying with backoff)',
+      );
+    }
+  }
+
+  /** READY=1 once: after start, when the last apply had no failures (or there is nothing to apply). */
+  private maybeReady(): boolean {
+    if (this.readySent) return true;
+    if (!this.started || this.stopped) return false;
+    if (this.balancer && this.planState.status().state !== 'ok') return false;
+    this.readySent = true;
+    this.notifier.ready(this.readyText(this.balancer ? true : undefined));
+    this.logger.info({ socket: this.config.status.socket }, 'ready');
+    return true;
   }
 
   private async startBalancing(cfg: Config): Promise<void> {
@@ -152,15 +189,17 @@ export class Daemon extends EventEmitter {
     if (this.balancer) {
       const b = this.balancer;
       m.addCollector(async () => balancerMetricFamilies(await b.status()));
+      m.addCollector(() => planMetricFamilies(this.planState.status()));
     }
     await m.start();
     this.metrics = m;
   }
 
-  private readyText(report: ApplyReport | undefined): string {
+  /** systemd's STATUS= line: links, whether the plan is applied (undefined: no balancing), relay. */
+  private readyText(planOk: boolean | undefined): string {
     const c = this.config;
     const parts = [`${c.links.length} links`];
-    if (report) parts.push(report.ok ? 'plan applied' : `plan applied with ${report.failures.length} failures`);
+    if (planOk !== undefined) parts.push(planOk ? 'plan applied' : 'plan failed, retrying');
     if (this.relay) parts.push('relay up');
     return parts.join(', ');
   }
@@ -198,7 +237,8 @@ export class Daemon extends EventEmitter {
       },
       (err: unknown) => {
         if (this.stopped) return undefined;
-        this.logger.error({ op: 'apply', why, err: errorMessage(err) }, 'applying the plan failed');
+        const retryInMs = this.recordPlan(false, [errorMessage(err)]);
+        this.logger.error({ op: 'apply', why, err: errorMessage(err), retryInMs }, 'applying the plan failed');
         this.publish('error', { source: 'balancer', message: errorMessage(err) });
         return undefined;
       },
@@ -219,12 +259,34 @@ export class Daemon extends EventEmitter {
       nudged: r.conntrack.reduce((n, c) => n + (c.nudged ?? 0), 0),
       failures: r.failures,
     };
+    const retryInMs = this.recordPlan(r.ok, r.failures);
     if (!r.ok) {
-      this.logger.error({ op: 'apply', ...body }, 'plan applied with failures');
+      this.logger.error({ op: 'apply', ...body, retryInMs }, 'plan applied with failures');
       this.publish('error', { source: 'balancer', message: r.failures.join('; ') });
     } else if (changes > 0) this.logger.info({ op: 'apply', ...body }, 'plan applied');
     else this.logger.debug({ op: 'apply', ...body }, 'plan unchanged');
     if (changes > 0 || !r.ok) this.publish('plan', body);
+  }
+
+  /**
+   * One finished apply: a failure arms the retry (backoff by the failures in a row), a success
+   * cancels it and may send READY=1. Returns the retry delay (milliseconds) when one was armed.
+   */
+  private recordPlan(ok: boolean, failures: readonly string[]): number | undefined {
+    if (this.stopped) return undefined;
+    const d = this.planState.record({ ok, failures }, Date.now());
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (d.retryInMs !== undefined) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        void this.scheduleApply('retry');
+      }, d.retryInMs);
+      this.retryTimer.unref();
+    }
+    if (d.recovered) this.logger.info({ op: 'apply', failuresTotal: this.planState.failuresTotal }, 'plan applied again after failures');
+    if (ok) this.maybeReady();
+    return d.retryInMs;
   }
 
   /**
@@ -242,7 +304,8 @@ export class Daemon extends EventEmitter {
     let busy = false;
     this.verifier = setInterval(() => {
       const b = this.balancer;
-      if (!b || busy || this.stopped) return;
+      // While the plan is failing, the retry timer (with backoff) is what applies it again.
+      if (!b || busy || this.stopped || this.planState.failing) return;
       busy = true;
       b.verify()
         .then((r) => {
@@ -266,14 +329,16 @@ export class Daemon extends EventEmitter {
   }
 
   private refuseReload(issues: string[]): void {
-    this.logger.error({ config: this.opts.configPath, issues }, 'reload refused: the new configuration is invalid; the running one stays in force');
+    this.logger.error({ config: this.opts.configPath, issues }, 'reload refused: the new configuration is invalid or this host lacks what it needs; the running one stays in force');
     this.publish('reload', { ok: false, issues });
-    this.notifier.ready('reload refused');
+    if (this.readySent) this.notifier.ready('reload refused');
   }
 
   private async doReload(): Promise<void> {
     if (this.stopped || !this.started) return;
-    this.notifier.reloading();
+    // Before READY=1 systemd has no reload to track: RELOADING=1/READY=1 would claim readiness.
+    const tellSystemd = this.readySent;
+    if (tellSystemd) this.notifier.reloading();
     let next: Config;
     try {
       next = loadConfigFile(this.opts.configPath);
@@ -291,6 +356,12 @@ export class Daemon extends EventEmitter {
     }
     if ((next.links.length > 0) !== (this.config.links.length > 0)) {
       this.refuseReload([next.links.length > 0 ? 'links: adding the first links needs a restart' : 'links: removing every link needs a restart']);
+      return;
+    }
+    // What the new configuration needs must be here, as at start: nothing half-reloaded.
+    const missing = problems(await probeSystem(next, { env: this.opts.env ?? process.env }));
+    if (missing.length > 0) {
+      this.refuseReload(missing);
       return;
     }
     const relayWanted = next.relay !== undefined || next.forwards.length > 0;
@@ -314,7 +385,7 @@ export class Daemon extends EventEmitter {
     this.armVerify();
     this.logger.info({ config: this.opts.configPath, links: next.links.length, planOk: report?.ok }, 'reloaded');
     this.publish('reload', { ok: true, ...(warnings.length > 0 ? { warnings } : {}) });
-    this.notifier.ready(this.readyText(report));
+    if (tellSystemd) this.notifier.ready(this.readyText(report ? report.ok : this.balancer ? !this.planState.failing : undefined));
   }
 
   async stop(): Promise<void> {
@@ -323,6 +394,7 @@ export class Daemon extends EventEmitter {
     this.notifier.stopping();
     if (this.watchdog) clearInterval(this.watchdog);
     if (this.verifier) clearInterval(this.verifier);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.logger.info('stopping');
     await this.reloading.catch(() => undefined);
     const step = async (what: string, f: () => Promise<unknown>) => {
@@ -365,6 +437,7 @@ export class Daemon extends EventEmitter {
       ),
     };
     if (balancer) st.balancer = { lastApply: balancer.lastApply, warnings: balancer.warnings };
+    if (this.balancer) st.plan = this.planState.status();
     if (this.relay) st.relay = this.relay.status();
     if (this.metrics) st.metrics = { listen: `${this.metrics.address()?.address}:${this.metrics.address()?.port}` };
     return st;

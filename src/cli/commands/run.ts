@@ -1,7 +1,8 @@
 /**
  * `wanbraid run`: the foreground daemon systemd runs. Validates the config first (exit 1 with every
- * problem listed, nothing touched), then runs until SIGTERM/SIGINT (clean stop, exit 0). SIGHUP
- * reloads. An unexpected internal error is logged, cleaned up after, and exits 1 so that
+ * problem listed, nothing touched), then probes for the tools and kernel features it needs (exit 1
+ * with one line per missing one, naming the Debian package; nothing touched), then runs until
+ * SIGTERM/SIGINT (clean stop, exit 0). SIGHUP reloads. An unexpected internal error is logged, cleaned up after, and exits 1 so that
  * systemd's Restart=on-failure brings the daemon back.
  */
 import { parse, EXIT_FAIL, EXIT_OK, type Command } from '../args.js';
@@ -9,14 +10,20 @@ import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { ConfigError, WanbraidError, errorMessage } from '../../errors.js';
 import { defaultNotifier } from '../../daemon/sdnotify.js';
+import { problems } from '../../daemon/preflight.js';
 
 export const run: Command = {
   summary: 'run the daemon in the foreground (what systemd starts)',
   usage: `usage: wanbraid run [-c FILE]
 
 Runs the daemon in the foreground, logging JSON lines to stdout. SIGTERM or SIGINT stop it cleanly
-(everything it created in the kernel is removed); SIGHUP reloads the configuration (an invalid one
-is refused and the running one stays in force).
+(everything it created in the kernel is removed); SIGHUP reloads the configuration (an invalid one,
+or one needing something missing here, is refused and the running one stays in force).
+
+Before anything is created, the tools and kernel features the configuration needs are checked
+(nft, nftables table inet, nexthop objects, conntrack netlink, the native addon; see wanbraid check):
+a missing one refuses the start with one line naming it and how to get it (exit 1).
+systemd hears READY=1 once the plan applied without failures; failed applies are retried with backoff.
 
   -c, --config FILE   configuration file (default ${DEFAULT_CONFIG_PATH})`,
   async run(argv, io) {
@@ -30,6 +37,12 @@ is refused and the running one stays in force).
         return EXIT_FAIL;
       }
       throw err;
+    }
+    const system = await daemon.preflight();
+    const missing = problems(system);
+    if (missing.length > 0) {
+      for (const line of missing) io.err(`wanbraid run: refusing to start: ${line}`);
+      return EXIT_FAIL;
     }
     const log = daemon.log;
     let stopping: Promise<number> | undefined;

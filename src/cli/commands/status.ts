@@ -25,7 +25,7 @@ export const status: Command = {
       return EXIT_FAIL;
     }
     const st = reply.status as StatusObject;
-    io.out(values.json ? JSON.stringify(st, null, 2) : formatStatus(st, Date.now()));
+    io.out(values.json ? JSON.stringify(st, null, 2) : formatStatus(st, Date.now(), { color: io.color === true }));
     return EXIT_OK;
   },
 };

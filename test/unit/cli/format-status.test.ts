@@ -80,3 +80,28 @@ test('plan outcome, warnings and the relay section appear when the daemon has th
 test('no links: said plainly', () => {
   assert.match(formatStatus(status({ links: [] }), NOW), /^no links configured$/m);
 });
+
+const ESC = String.fromCharCode(0x1b);
+
+test('a failing plan: "plan failed: …" with the retry, in red only when asked for colour', () => {
+  const plan = {
+    state: 'failed',
+    since: iso(12_000),
+    failures: ['nft replace-table: nft batch refused: exit 1', 'a', 'b', 'c'],
+    consecutiveFailures: 5,
+    failuresTotal: 7,
+    nextRetryAt: new Date(NOW + 8_000).toISOString(),
+  };
+  const balancer = { lastApply: { at: iso(1000), ok: false, durationMs: 12, failures: ['nft replace-table: nft batch refused: exit 1'] }, warnings: [] };
+  const plain = formatStatus(status({ balancer, plan }), NOW);
+  assert.match(plain, /^plan failed: nft replace-table: nft batch refused: exit 1; a; b; and 1 more \(5 failed applies in a row since 12s ago, next retry in 8s\)$/m);
+  assert.equal(plain.includes(ESC), false);
+  assert.doesNotMatch(plain, /^plan: last applied/m, 'the failure replaces the last-apply line');
+  const red = formatStatus(status({ balancer, plan }), NOW, { color: true });
+  const line = red.split('\n').find((l) => l.includes('plan failed: '));
+  assert.ok(line?.startsWith(`${ESC}[31mplan failed: `) && line.endsWith(`${ESC}[0m`), line);
+  // Recovered: the usual line, no colour.
+  const ok = formatStatus(status({ balancer: { ...balancer, lastApply: { ...balancer.lastApply, ok: true, failures: [] } }, plan: { ...plan, state: 'ok', failures: [], consecutiveFailures: 0 } }), NOW, { color: true });
+  assert.match(ok, /^plan: last applied 1s ago in 12 ms, ok$/m);
+  assert.equal(ok.includes(ESC), false);
+});

@@ -46,7 +46,8 @@ test('unknown commands and flags: a clear message and exit 2', async () => {
 });
 
 test('check: 0 for a valid file, 1 with every problem for an invalid one, 1 for a missing one', async () => {
-  const ok = await cli('check', '-c', EXAMPLE);
+  // --no-system: the file only; the host probes are tested in check.test.ts and the lab.
+  const ok = await cli('check', '-c', EXAMPLE, '--no-system');
   assert.equal(ok.code, 0);
   assert.match(ok.out, /ok \(3 links, 3 policies, 2 rules\)/);
   const dir = mkdtempSync(join(tmpdir(), 'wanbraid-cli-'));
@@ -73,7 +74,7 @@ test('status without a daemon: exit 1 and a hint', async () => {
 });
 
 test('the committed launcher runs the built CLI', () => {
-  const r = spawnSync(BIN, ['check', '-c', EXAMPLE], { encoding: 'utf8' });
+  const r = spawnSync(BIN, ['check', '-c', EXAMPLE, '--no-system'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const u = spawnSync(BIN, ['nope'], { encoding: 'utf8' });
   assert.equal(u.status, 2);
@@ -125,15 +126,15 @@ test('check reads relay key files as the daemon will: a missing or malformed one
       writeFileSync(f, `relay:\n  exit:\n    listen: 0.0.0.0:7000\n    keyFile: ${key}\n    allow: [198.19.0.10:5201]\n`);
       return f;
     };
-    let r = await cli('check', '-c', cfg(join(dir, 'missing.key')));
+    let r = await cli('check', '-c', cfg(join(dir, 'missing.key')), '--no-system');
     assert.equal(r.code, 0);
     assert.match(r.err, /^warning: relay\.exit\.keyFile: cannot read key file .*missing\.key \(ENOENT\) \(the daemon refuses to start with it\)$/m);
     writeFileSync(join(dir, 'bad.key'), 'not a key\n', { mode: 0o600 });
-    r = await cli('check', '-c', cfg(join(dir, 'bad.key')));
+    r = await cli('check', '-c', cfg(join(dir, 'bad.key')), '--no-system');
     assert.equal(r.code, 0);
     assert.match(r.err, /relay\.exit\.keyFile: .*bad\.key: /);
     writeFileSync(join(dir, 'good.key'), (await cli('keygen')).out, { mode: 0o600 });
-    r = await cli('check', '-c', cfg(join(dir, 'good.key')));
+    r = await cli('check', '-c', cfg(join(dir, 'good.key')), '--no-system');
     assert.equal(r.code, 0);
     assert.equal(r.err, '');
   } finally {
