@@ -59,13 +59,13 @@ test('positive control: plain ECMP moves flows of healthy links when a leg leave
     // Under plain ECMP a moved flow keeps its NAT address on another link and may be reset or
     // stall: a flow absent from a short window counts as moved (this is the control, showing what
     // pinning prevents), so these observations do not wait for every flow.
-    await L.applyOk(cfg([1, 2, 1]));
+    const rw = await L.applyOk(cfg([1, 2, 1]));
     const afterWeights = await egressNow([]);
     const moved = ports.filter((p) => afterWeights.get(p) !== before.get(p));
     if (moved.length === 0) {
       const count = (m: Map<number, string>) => JSON.stringify(Object.fromEntries([...new Set(m.values())].map((l) => [l, [...m.values()].filter((x) => x === l).length])));
-      const nh = (await L.lab.exec('router', ['ip', 'nexthop'])).stdout;
-      assert.fail(`a weight change moves some flows under hash-threshold ECMP: none of ${ports.length} moved; before ${count(before)}, after ${count(afterWeights)}; nexthops:\n${nh}`);
+      const routes = (await L.lab.exec('router', ['ip', 'route', 'show', 'table', 'all', 'proto', 'wanbraid'])).stdout;
+      assert.fail(`a weight change moves some flows under hash-threshold ECMP: none of ${ports.length} moved; before ${count(before)}, after ${count(afterWeights)}; apply changed ${JSON.stringify(rw.routing.changed)}; routes:\n${routes}`);
     }
     await L.applyOk(cfg([1, 1, 1]), { wan1: 'offline' });
     const afterLeave = await egressNow([]);
