@@ -41,7 +41,9 @@ export const check: Command = {
   usage: `usage: wanbraid check [-c FILE] [--json | --plan [--offline LINK,...]]
 
 Validates FILE (default ${DEFAULT_CONFIG_PATH}) and lists every problem with its field path. Relay
-key files are read too, as the daemon will: an unreadable or malformed one is a warning on stderr.
+key files are read too, as the daemon will: one the daemon would refuse (accessible by group or
+others, owned by another user than the one running check, malformed, unreadable) is an error; a
+missing one is a warning on stderr (the file may be checked on another machine).
 Exit status: 0 valid, 1 invalid or unreadable, 2 usage error. Changes nothing on the system.
 
   -c, --config FILE     configuration file
@@ -71,11 +73,13 @@ Exit status: 0 valid, 1 invalid or unreadable, 2 usage error. Changes nothing on
       }
       throw err;
     }
-    // Relay key files are read as the daemon will read them. The file itself is valid either way
-    // (it may be checked on another machine than the one it runs on), so these are warnings.
+    // Relay key files are read as the daemon will read them. A missing one is a warning (the config
+    // may be checked on another machine than the one it runs on); one that exists here and that
+    // the daemon would refuse is an error.
     const keys = checkKeyFiles(cfg);
-    for (const i of keys.issues) io.err(`warning: ${i.path}: ${i.message} (the daemon refuses to start with it)`);
-    for (const w of keys.warnings) io.err(`warning: ${w}`);
+    for (const w of keys.warnings) io.err(`warning: ${w.path}: ${w.message}`);
+    for (const e of keys.errors) io.err(`error: ${e.path}: ${e.message}`);
+    if (keys.errors.length > 0) return EXIT_FAIL;
     if (values.json) {
       io.out(JSON.stringify(cfg, null, 2));
       return EXIT_OK;

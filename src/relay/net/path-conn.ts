@@ -11,6 +11,9 @@ import { RecordDecoder } from '../protocol/records.js';
 import { RECORD_HEADER_LEN } from '../protocol/constants.js';
 import type { PathPort } from '../core/ports.js';
 
+/** How long a closed path may take to hand its last records to the peer (ms). */
+const CLOSE_LINGER_MS = 2000;
+
 export interface PathConnSink {
   /** The frames of one record and its size on the wire (bytes). */
   record(frames: Frame[], wireBytes: number): void;
@@ -110,10 +113,22 @@ export class PathConn implements PathPort {
     return this.write(this.sealer.seal([encodeDataHeader(flow, offset, payload.length), payload]));
   }
 
+  /**
+   * Close on purpose: what was written before (the engine's last RSTs and GOAWAY, still corked or
+   * queued) goes out, then a FIN; a peer that does not take it within {@link CLOSE_LINGER_MS} is
+   * cut off. Nothing is read any more.
+   */
   close(_reason: string): void {
     if (this.done) return;
     this.done = true;
-    this.socket.destroy();
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
+    this.socket.end();
+    const t = setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS);
+    t.unref();
+    this.socket.once('close', () => clearTimeout(t));
   }
 
   /** Bytes queued in user space, not yet taken by the kernel. */
