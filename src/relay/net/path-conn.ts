@@ -26,6 +26,8 @@ export class PathConn implements PathPort {
   private readonly decoder: RecordDecoder;
   private corked = false;
   private done = false;
+  /** A GOAWAY was sent: {@link close} lets the last records out. */
+  private saidGoaway = false;
   private early: Buffer[] = [];
 
   constructor(
@@ -106,6 +108,7 @@ export class PathConn implements PathPort {
   }
 
   sendFrames(frames: readonly Frame[]): number {
+    if (frames.some((f) => f.type === 'GOAWAY')) this.saidGoaway = true;
     return this.write(this.sealer.seal([encodeFrames(frames)]));
   }
 
@@ -114,13 +117,19 @@ export class PathConn implements PathPort {
   }
 
   /**
-   * Close on purpose: what was written before (the engine's last RSTs and GOAWAY, still corked or
-   * queued) goes out, then a FIN; a peer that does not take it within {@link CLOSE_LINGER_MS} is
-   * cut off. Nothing is read any more.
+   * Close. After a GOAWAY (a close on purpose: stop, reload, a revoked key) what was written
+   * before (the engine's last RSTs and the GOAWAY, still corked or queued) goes out, then a FIN;
+   * a peer that does not take it within {@link CLOSE_LINGER_MS} is cut off. Without one (the path
+   * failed) the connection is destroyed at once: its backlog is stale, already resent elsewhere.
+   * Nothing is read any more either way.
    */
   close(_reason: string): void {
     if (this.done) return;
     this.done = true;
+    if (!this.saidGoaway) {
+      this.socket.destroy();
+      return;
+    }
     if (this.corked) {
       this.corked = false;
       this.socket.uncork();

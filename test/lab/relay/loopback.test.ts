@@ -240,12 +240,19 @@ test('the exit restarts: the entry resets the flows it had, reconnects and serve
   c.on('error', (e: NodeJS.ErrnoException) => (err = e.code));
   c.resume();
   await waitFor('flow open', () => s.relay.status().entries[0]!.flows === 1);
+  // A crash, as the entry sees it: the exit's last words (RST for each flow, GOAWAY) never arrive
+  // (the proxies are frozen), so only the new incarnation in WELCOME can tell the entry.
+  for (const p of s.proxies) p.mode = 'freeze';
   await s.exitRelay.stop();
   const again = await startRelay(
     parseConfigText(`relay:\n  exit: { listen: 127.0.0.1:${s.exitPort}, keyFile: ${key}, allow: [127.0.0.1:${(s.target.server.address() as net.AddressInfo).port}] }\n`),
     { logger: s.xlog.logger },
   );
   cleanups.push(() => again.stop());
+  for (const p of s.proxies) {
+    await p.kill();
+    await p.revive();
+  }
   await waitFor('the old flow was reset', () => err === 'ECONNRESET', 10_000);
   assert.ok(s.log.has('relay exit lost our session (restarted?): resetting its flows'));
   s.target.reply = 1 * MB;
