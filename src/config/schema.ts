@@ -306,6 +306,8 @@ const RelayEntry = z.strictObject({
   target: endpoint().optional(),
   exit: endpoint(),
   keyFile: z.string().min(1),
+  /** The name the exit knows this entry's key by (its `relay.exit.keys[].name`); default the entry's `name`. */
+  keyName: objectName().optional(),
   paths: z.array(PathSpec).min(1),
 });
 
@@ -330,9 +332,18 @@ const AllowItem = scalar<{ prefix: Prefix; ports: PortRange | undefined }>(
   },
 );
 
+const RelayExitKey = z.strictObject({
+  /** The key name an entry sends (its `keyName`, by default its `name`). */
+  name: objectName(),
+  keyFile: z.string().min(1),
+});
+
 const RelayExit = z.strictObject({
   listen: endpoint(),
-  keyFile: z.string().min(1),
+  /** One key per entry; removing one (reload) closes that entry's sessions and refuses it. */
+  keys: z.array(RelayExitKey).min(1).optional(),
+  /** Version-1 layout: one key every entry shares (any key name is accepted). Excludes `keys`. */
+  keyFile: z.string().min(1).optional(),
   /** Targets the exit may connect to; nothing else (it is not an open proxy). */
   allow: z.array(AllowItem).min(1),
 });

@@ -42,6 +42,7 @@ export function referenceCheck(raw: unknown): ConfigIssue[] {
 
   const relay = isObj(raw.relay) ? raw.relay : {};
   const entries = uniqueNames(arr(relay.entries), 'relay.entries', 'relay entry', add);
+  if (isObj(relay.exit)) uniqueNames(arr(relay.exit.keys), 'relay.exit.keys', 'key', add);
   const policies = isObj(raw.policies) ? raw.policies : {};
   const sets = isObj(raw.sets) ? raw.sets : {};
 
@@ -200,6 +201,9 @@ export function semanticCheck(c: Config): ConfigIssue[] {
       pathNames.add(n);
     });
   });
+  const x = c.relay?.exit;
+  if (x && x.keys && x.keyFile !== undefined) add('relay.exit', '"keys" and "keyFile" exclude each other: list every entry\'s key under "keys"');
+  if (x && !x.keys && x.keyFile === undefined) add('relay.exit', 'needs "keys" (one key per entry: [{ name, keyFile }]) or "keyFile" (one key shared by every entry)');
   const t = c.relay?.tuning;
   if (t) {
     if (t.retryMin > t.retryMax) add('relay.tuning.retryMin', `expected at most retryMax (${t.retryMax}ms)`);

@@ -21,6 +21,7 @@ import { Reason } from './protocol/constants.js';
 import { ipToBytes } from './protocol/addr.js';
 import type { Target } from './protocol/frames.js';
 import { SocketFlow } from './net/flow-socket.js';
+import type { ClientKey } from './net/handshake.js';
 import { PathDialer, type PathSpecLike } from './path-dialer.js';
 import type { LinkMap, OriginalDstLookup } from './links.js';
 import type { RelayEntryStatus, RelayPathStatus } from './status.js';
@@ -64,7 +65,7 @@ export class RelayEntry {
   constructor(
     readonly cfg: RelayEntryConfig,
     readonly tuning: RelayTuningConfig,
-    private readonly key: Buffer,
+    private readonly key: ClientKey,
     private readonly deps: EntryDeps,
   ) {
     this.log = deps.logger.child({ entry: cfg.name });

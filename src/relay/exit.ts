@@ -5,6 +5,11 @@
  * permits the target (CIDR and port range). A refused open is answered with RST(not-allowed) and
  * logged. A session whose paths are all gone is kept for a while (its flows wait for a path to
  * come back), then dropped with its flows.
+ *
+ * Keys: each entry authenticates with its own key, named in its ClientHello; sessions belong to
+ * the key that opened them (an entry can never join a session opened under another key). New keys
+ * (reload) take effect at once: the sessions of a key that was removed or changed are closed, and
+ * a handshake that finishes under such a key is refused.
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +23,8 @@ import { isAllowed } from './core/allow.js';
 import { Reason } from './protocol/constants.js';
 import type { Target } from './protocol/frames.js';
 import { serverHandshake, sendWelcome } from './net/handshake.js';
+import type { ExitKeys } from './key.js';
+import type { PeerKey } from './protocol/handshake.js';
 import { SocketFlow } from './net/flow-socket.js';
 import { closeServer, listen, muxTuning } from './entry.js';
 import type { RelayExitStatus } from './status.js';
@@ -34,6 +41,9 @@ const CONNECT_TIMEOUT_MS = 10_000;
 interface Session {
   id: Buffer;
   hex: string;
+  /** The key the session was opened under; only paths under the same name and key join it. */
+  keyName: string;
+  key: PeerKey;
   incarnation: Buffer;
   entry: string;
   mux: Mux;
@@ -55,7 +65,7 @@ export class RelayExit {
   constructor(
     readonly cfg: RelayExitConfig,
     readonly tuning: RelayTuningConfig,
-    private readonly key: Buffer,
+    private keys: ExitKeys,
     private readonly deps: ExitDeps,
   ) {
     this.log = deps.logger.child({ role: 'exit' });
@@ -79,20 +89,40 @@ export class RelayExit {
     this.allow = allow;
   }
 
+  /**
+   * New keys (reload): the sessions of a key that is gone or changed are closed now (revocation);
+   * handshakes from now on use the new keys.
+   */
+  setKeys(keys: ExitKeys): void {
+    this.keys = keys;
+    for (const s of [...this.sessions.values()]) if (!this.current(s.keyName, s.key)) this.dropSession(s, `key "${s.keyName}" was removed or changed`);
+  }
+
+  /** Whether `key` is still what this exit holds for `keyName`. */
+  private current(keyName: string, key: PeerKey): boolean {
+    return this.keys.lookup(keyName)?.psk.equals(key.psk) === true;
+  }
+
   private onConnection(sock: net.Socket): void {
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
     sock.on('error', () => undefined);
     const timeout = Math.max(2 * this.tuning.pathTimeout, 1000);
-    serverHandshake(sock, this.key, timeout).then(
-      ({ hello, sealer, finish }) => {
+    serverHandshake(sock, (n) => this.keys.lookup(n), timeout).then(
+      ({ hello, keyName, key, sealer, finish }) => {
         if (this.stopped) {
+          sock.destroy();
+          return;
+        }
+        if (!this.current(keyName, key)) {
+          this.rejected++;
+          this.log.warn({ remote, key: keyName }, 'relay connection rejected: its key was removed or changed during the handshake');
           sock.destroy();
           return;
         }
         const slash = hello.name.indexOf('/');
         const entry = slash >= 0 ? hello.name.slice(0, slash) : '?';
         const name = slash >= 0 ? hello.name.slice(slash + 1) : hello.name;
-        const s = this.session(hello.session, entry);
+        const s = this.session(hello.session, entry, keyName, key);
         sendWelcome(sock, sealer, { incarnation: s.incarnation, window: this.tuning.reorderBuffer });
         const conn = finish();
         const id = s.mux.addPath(conn, { slot: hello.slot, name, peerWindow: hello.window });
@@ -115,14 +145,17 @@ export class RelayExit {
     );
   }
 
-  private session(id: Buffer, entry: string): Session {
+  private session(id: Buffer, entry: string, keyName: string, key: PeerKey): Session {
     const hex = id.toString('hex');
-    const found = this.sessions.get(hex);
+    const mapKey = `${keyName}/${hex}`;
+    const found = this.sessions.get(mapKey);
     if (found) return found;
-    const log = this.log.child({ session: hex.slice(0, 8), entry });
+    const log = this.log.child({ session: hex.slice(0, 8), entry, key: keyName });
     const s: Session = {
       id,
       hex,
+      keyName,
+      key,
       incarnation: randomBytes(8),
       entry,
       paths: new Map(),
@@ -146,14 +179,14 @@ export class RelayExit {
         }
       },
     });
-    this.sessions.set(hex, s);
+    this.sessions.set(mapKey, s);
     log.info('relay session opened');
     return s;
   }
 
   private dropSession(s: Session, reason: string): void {
-    this.log.info({ session: s.hex.slice(0, 8), entry: s.entry, flows: s.mux.flowCount, reason }, 'relay session closed');
-    this.sessions.delete(s.hex);
+    this.log.info({ session: s.hex.slice(0, 8), entry: s.entry, key: s.keyName, flows: s.mux.flowCount, reason }, 'relay session closed');
+    this.sessions.delete(`${s.keyName}/${s.hex}`);
     s.cancelLinger?.();
     for (const p of s.pending.values()) p.destroy();
     s.mux.close();

@@ -14,7 +14,7 @@ import { formatEndpoint } from '../config/values.js';
 import type { Clock } from './core/clock.js';
 import { backoffDelay } from './core/backoff.js';
 import type { Mux } from './core/mux.js';
-import { clientHandshake } from './net/handshake.js';
+import { clientHandshake, type ClientKey } from './net/handshake.js';
 import { HandshakeError } from './net/reader.js';
 import type { PathConn } from './net/path-conn.js';
 import { linkSource, type LinkMap } from './links.js';
@@ -29,7 +29,8 @@ export interface PathSpecLike {
 export interface DialerContext {
   entryName: string;
   exit: Endpoint;
-  key: Buffer;
+  /** This entry's key and the name the exit knows it by. */
+  key: ClientKey;
   session: Buffer;
   /** Our per-flow receive window (bytes), sent in HELLO. */
   window: number;

@@ -3,24 +3,26 @@
  * asks for on this host (entries, the exit, forwarding hops), and returns a {@link RelayHandle} to
  * reload, feed link availability, read status and stop.
  *
- * Errors: key files are read before anything starts or changes, so a bad key is a ConfigError
- * that changes nothing. A listen failure at start stops what had started and throws
+ * Errors: key files are read (and their owner and mode checked) before anything starts or changes,
+ * so a bad or loose key is a ConfigError that changes nothing. A listen failure at start stops what had started and throws
  * WB_RELAY_LISTEN; at reload, the components that could not listen stay stopped, the rest of the
  * reload applies, and one WB_RELAY_LISTEN error lists every failure.
  *
  * Reload keeps what did not change: an entry whose listen, target, exit, key and tuning are the
- * same only reconciles its paths (flows continue); the exit only takes the new allow-list (for new
- * opens); forwarding hops are keyed by listen and target.
+ * same only reconciles its paths (flows continue); the exit takes the new allow-list (for new
+ * opens) and the new keys (sessions under a removed or changed key are closed: revocation);
+ * forwarding hops are keyed by listen and target.
  */
 import type { Logger } from '../log.js';
 import type { Config, RelayEntryConfig, RelayExitConfig, RelayTuningConfig } from '../config/schema.js';
 import { formatEndpoint } from '../config/values.js';
-import { ConfigError, WanbraidError, errorMessage, type ConfigIssue } from '../errors.js';
+import { WanbraidError, errorMessage } from '../errors.js';
 import { realClock, type Clock } from './core/clock.js';
 import { RelayEntry } from './entry.js';
 import { RelayExit } from './exit.js';
 import { ForwardHop } from './forward.js';
-import { loadKeyFile } from './key.js';
+import { loadRelayKeys, type ExitKeys } from './key.js';
+import type { ClientKey } from './net/handshake.js';
 import { nativeOriginalDst } from './original-dst.js';
 import type { LinkAddresses, LinkMap, OriginalDstLookup } from './links.js';
 import type { RelayStatus } from './status.js';
@@ -52,40 +54,16 @@ export interface RelayHandle {
 const toMap = (l: LinkMap | Record<string, LinkAddresses> | undefined): LinkMap => (l instanceof Map ? l : new Map(Object.entries(l ?? {})));
 
 interface Keys {
-  entries: Map<string, Buffer>;
-  exit: Buffer | undefined;
+  entries: Map<string, ClientKey>;
+  exit: ExitKeys | undefined;
 }
 
-function loadKeys(config: Config, log: Logger): Keys {
-  const relay = config.relay;
-  const entries = new Map<string, Buffer>();
-  let exit: Buffer | undefined;
-  const problems: ConfigIssue[] = [];
-  const load = (file: string, field: string) => {
-    try {
-      const k = loadKeyFile(file, field);
-      if (k.warning) log.warn({ field }, k.warning);
-      return k.key;
-    } catch (err) {
-      if (err instanceof ConfigError) problems.push(...err.issues);
-      else throw err;
-      return undefined;
-    }
-  };
-  relay?.entries.forEach((e, i) => {
-    const k = load(e.keyFile, `relay.entries[${i}].keyFile`);
-    if (k) entries.set(e.name, k);
-  });
-  if (relay?.exit) exit = load(relay.exit.keyFile, 'relay.exit.keyFile');
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { entries, exit };
+function entryKey(e: RelayEntryConfig, key: ClientKey, t: RelayTuningConfig): string {
+  return JSON.stringify([e.listen, e.target ?? null, e.exit, key.name, key.psk.toString('base64'), t]);
 }
-
-function entryKey(e: RelayEntryConfig, key: Buffer, t: RelayTuningConfig): string {
-  return JSON.stringify([e.listen, e.target ?? null, e.exit, key.toString('base64'), t]);
-}
-function exitKey(x: RelayExitConfig, key: Buffer, t: RelayTuningConfig): string {
-  return JSON.stringify([x.listen, key.toString('base64'), t]);
+/** What restarts the exit; its keys and allow-list are applied in place. */
+function exitKey(x: RelayExitConfig, t: RelayTuningConfig): string {
+  return JSON.stringify([x.listen, t]);
 }
 function forwardName(f: Config['forwards'][number]): string {
   return f.name ?? `${formatEndpoint(f.listen)}->${formatEndpoint(f.to)}`;
@@ -102,7 +80,7 @@ export async function startRelay(config: Config, deps: RelayDeps): Promise<Relay
   let exit: { rt: RelayExit; key: string } | undefined;
   const forwards = new Map<string, ForwardHop>();
 
-  const newEntry = (e: RelayEntryConfig, key: Buffer, t: RelayTuningConfig) =>
+  const newEntry = (e: RelayEntryConfig, key: ClientKey, t: RelayTuningConfig) =>
     new RelayEntry(e, t, key, { logger: log, clock, links, originalDst: deps.originalDst ?? nativeOriginalDst });
 
   /** Start what `config` asks for and is not running; returns the failures. */
@@ -136,12 +114,15 @@ export async function startRelay(config: Config, deps: RelayDeps): Promise<Relay
     }
     // Exit
     const x = relay?.exit;
-    const xk = x ? exitKey(x, keys.exit!, tuning!) : undefined;
+    const xk = x ? exitKey(x, tuning!) : undefined;
     if (exit && exit.key !== xk) {
       await exit.rt.stop();
       exit = undefined;
     }
-    if (exit && x) exit.rt.setAllow(x.allow);
+    if (exit && x) {
+      exit.rt.setAllow(x.allow);
+      exit.rt.setKeys(keys.exit!);
+    }
     if (!exit && x) {
       const rt = new RelayExit(x, tuning!, keys.exit!, { logger: log, clock });
       try {
@@ -182,7 +163,7 @@ export async function startRelay(config: Config, deps: RelayDeps): Promise<Relay
     forwards.clear();
   }
 
-  const failures = await apply(config, loadKeys(config, log));
+  const failures = await apply(config, loadRelayKeys(config));
   if (failures.length > 0) {
     await stopAll();
     throw new WanbraidError('WB_RELAY_LISTEN', failures.join('; '));
@@ -190,7 +171,7 @@ export async function startRelay(config: Config, deps: RelayDeps): Promise<Relay
 
   return {
     async reload(cfg) {
-      const keys = loadKeys(cfg, log);
+      const keys = loadRelayKeys(cfg);
       const fails = await apply(cfg, keys);
       if (fails.length > 0) throw new WanbraidError('WB_RELAY_LISTEN', `reload applied except: ${fails.join('; ')}`);
     },

@@ -60,7 +60,9 @@ export function formatSystem(r: SystemReport): string {
 const USAGE = `usage: wanbraid check [-c FILE] [--no-system] [--json | --plan [--offline LINK,...]]
 
 Validates FILE (default ${DEFAULT_CONFIG_PATH}) and lists every problem with its field path. Relay
-key files are read too, as the daemon will: an unreadable or malformed one is a warning on stderr.
+key files are read too, as the daemon will: one the daemon would refuse (accessible by group or
+others, owned by another user than the one running check, malformed, unreadable) is an error; a
+missing one is a warning on stderr (the file may be checked on another machine).
 Then, under "system", probes this host for what the configuration needs (nft, the kernel's
 nftables table inet through nft --check of wanbraid's table, nexthop objects, conntrack netlink,
 the native addon) exactly as \`wanbraid run\` does before it starts: a missing one is named with
@@ -99,11 +101,13 @@ async function runCheck(argv: string[], io: CliIO, probe: SystemProbe): Promise<
     }
     throw err;
   }
-  // Relay key files are read as the daemon will read them. The file itself is valid either way
-  // (it may be checked on another machine than the one it runs on), so these are warnings.
+  // Relay key files are read as the daemon will read them. A missing one is a warning (the config
+  // may be checked on another machine than the one it runs on); one that exists here and that
+  // the daemon would refuse is an error.
   const keys = checkKeyFiles(cfg);
-  for (const i of keys.issues) io.err(`warning: ${i.path}: ${i.message} (the daemon refuses to start with it)`);
-  for (const w of keys.warnings) io.err(`warning: ${w}`);
+  for (const w of keys.warnings) io.err(`warning: ${w.path}: ${w.message}`);
+  for (const e of keys.errors) io.err(`error: ${e.path}: ${e.message}`);
+  if (keys.errors.length > 0) return EXIT_FAIL;
   if (values.plan) {
     const names = cfg.links.map((l) => l.name);
     const offline = new Set((values.offline ?? '').split(',').filter((s) => s !== ''));

@@ -3,16 +3,18 @@
  * docs/relay-protocol.md and built in protocol/handshake.ts):
  *
  *   entry: ClientHello → ← ServerHello; HELLO record → ← WELCOME record
- *   exit:  ← ClientHello; ServerHello →; ← HELLO record (authenticates the entry); WELCOME →
+ *   exit:  ← ClientHello (MAC checked with the named key); ServerHello →;
+ *          ← HELLO record (authenticates the entry); WELCOME →
  *
- * Each side authenticates the other by the first record it opens: only a holder of the shared key
- * can produce it under keys derived from both fresh randoms. Failures throw {@link HandshakeError}
- * with a reason fit for the log; nothing is retried here.
+ * Each side authenticates the other by the first record it opens: only a holder of the entry's
+ * key can produce it, under keys derived from it and both fresh ephemeral keys. The exit answers
+ * nothing to a ClientHello that names an unknown key or fails its MAC. Failures throw
+ * {@link HandshakeError} with a reason fit for the log; nothing is retried here. State per
+ * handshake is fixed: two hellos (at most 120 bytes), one ephemeral key pair, one record.
  */
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { HELLO_LEN, RANDOM_LEN, ROLE_CLIENT, ROLE_SERVER } from '../protocol/constants.js';
-import { deriveKeys, encodeHello, parseHello } from '../protocol/handshake.js';
+import { HELLO_HEAD_LEN, ROLE_CLIENT, ROLE_SERVER } from '../protocol/constants.js';
+import { deriveSessionKeys, encodeClientHello, encodeServerHello, newEphemeral, openClientHello, parseHelloHead, parseServerHello, type PeerKey } from '../protocol/handshake.js';
 import { Opener, Sealer } from '../protocol/aead.js';
 import { encodeFrames, parseFrames, type Frame } from '../protocol/frames.js';
 import { HandshakeError, HandshakeReader } from './reader.js';
@@ -33,21 +35,37 @@ function single<T extends Frame['type']>(plain: Buffer, type: T, who: string): E
   return f as Extract<Frame, { type: T }>;
 }
 
+/** The entry's key: the name it gives in its ClientHello, and the key itself with its MAC key. */
+export interface ClientKey extends PeerKey {
+  name: string;
+}
+
 /** Entry side, on a connected socket. */
-export async function clientHandshake(socket: Socket, sharedKey: Buffer, hello: Omit<Hello, 'type'>, timeoutMs: number): Promise<{ conn: PathConn; welcome: Welcome }> {
+export async function clientHandshake(socket: Socket, key: ClientKey, hello: Omit<Hello, 'type'>, timeoutMs: number): Promise<{ conn: PathConn; welcome: Welcome }> {
   const reader = new HandshakeReader(socket, timeoutMs);
   try {
-    const ch = encodeHello(ROLE_CLIENT, randomBytes(RANDOM_LEN));
+    const eph = newEphemeral();
+    const ch = encodeClientHello(key.name, key.macKey, eph.share);
     socket.write(ch);
     let sh: Buffer;
+    let serverShare: Buffer;
     try {
-      sh = await reader.bytes(HELLO_LEN);
-      parseHello(sh, ROLE_SERVER);
+      const head = await reader.bytes(HELLO_HEAD_LEN);
+      const rest = parseHelloHead(head, ROLE_SERVER);
+      sh = Buffer.concat([head, await reader.bytes(rest)]);
+      serverShare = parseServerHello(sh);
     } catch (err) {
+      if (err instanceof HandshakeError && /closed by the peer/.test(err.message))
+        throw new HandshakeError(`${err.message}: the exit refused our hello (unknown key name "${key.name}" or wrong key?)`, { cause: err });
       if (err instanceof HandshakeError) throw err;
       throw new HandshakeError(`bad hello from the exit: ${(err as Error).message}`, { cause: err });
     }
-    const keys = deriveKeys(sharedKey, ch, sh);
+    let keys;
+    try {
+      keys = deriveSessionKeys(key.psk, eph.privateKey, serverShare, ch, sh);
+    } catch (err) {
+      throw new HandshakeError(`bad hello from the exit: ${(err as Error).message}`, { cause: err });
+    }
     const sealer = new Sealer(keys.clientToServer);
     const opener = new Opener(keys.serverToClient);
     socket.write(sealer.seal([encodeFrames([{ type: 'HELLO', ...hello }])]));
@@ -72,20 +90,37 @@ export async function clientHandshake(socket: Socket, sharedKey: Buffer, hello: 
   }
 }
 
-/** Exit side, on an accepted socket. The caller answers with {@link sendWelcome} once it has found the session. */
-export async function serverHandshake(socket: Socket, sharedKey: Buffer, timeoutMs: number): Promise<{ hello: Hello; sealer: Sealer; finish: () => PathConn }> {
+/**
+ * Exit side, on an accepted socket; `lookup` gives the key of a key name (undefined: unknown). The
+ * caller answers with {@link sendWelcome} once it has found the session.
+ */
+export async function serverHandshake(
+  socket: Socket,
+  lookup: (keyName: string) => PeerKey | undefined,
+  timeoutMs: number,
+): Promise<{ hello: Hello; keyName: string; key: PeerKey; sealer: Sealer; finish: () => PathConn }> {
   const reader = new HandshakeReader(socket, timeoutMs);
   let ok = false;
   try {
-    const ch = await reader.bytes(HELLO_LEN);
+    let ch: Buffer;
+    let client;
     try {
-      parseHello(ch, ROLE_CLIENT);
+      const head = await reader.bytes(HELLO_HEAD_LEN);
+      ch = Buffer.concat([head, await reader.bytes(parseHelloHead(head, ROLE_CLIENT))]);
+      client = openClientHello(ch, lookup);
+    } catch (err) {
+      if (err instanceof HandshakeError) throw err;
+      throw new HandshakeError(`bad client hello: ${(err as Error).message}`, { cause: err });
+    }
+    const eph = newEphemeral();
+    const sh = encodeServerHello(eph.share);
+    let keys;
+    try {
+      keys = deriveSessionKeys(client.key.psk, eph.privateKey, client.share, ch, sh);
     } catch (err) {
       throw new HandshakeError(`bad client hello: ${(err as Error).message}`, { cause: err });
     }
-    const sh = encodeHello(ROLE_SERVER, randomBytes(RANDOM_LEN));
     socket.write(sh);
-    const keys = deriveKeys(sharedKey, ch, sh);
     const opener = new Opener(keys.clientToServer);
     const sealer = new Sealer(keys.serverToClient);
     const body = await reader.record();
@@ -93,11 +128,11 @@ export async function serverHandshake(socket: Socket, sharedKey: Buffer, timeout
     try {
       plain = opener.open(body);
     } catch (err) {
-      throw new HandshakeError('the first record failed authentication (wrong key, or a replayed or forged connection)', { cause: err });
+      throw new HandshakeError(`the first record failed authentication (key "${client.keyName}": a replayed or forged connection)`, { cause: err });
     }
     const hello = single(plain, 'HELLO', 'the entry');
     ok = true;
-    return { hello, sealer, finish: () => new PathConn(socket, sealer, opener, reader.detach()) };
+    return { hello, keyName: client.keyName, key: client.key, sealer, finish: () => new PathConn(socket, sealer, opener, reader.detach()) };
   } finally {
     if (!ok) reader.detach();
   }

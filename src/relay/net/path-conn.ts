@@ -11,6 +11,9 @@ import { RecordDecoder } from '../protocol/records.js';
 import { RECORD_HEADER_LEN } from '../protocol/constants.js';
 import type { PathPort } from '../core/ports.js';
 
+/** How long a closed path may take to hand its last records to the peer (ms). */
+const CLOSE_LINGER_MS = 2000;
+
 export interface PathConnSink {
   /** The frames of one record and its size on the wire (bytes). */
   record(frames: Frame[], wireBytes: number): void;
@@ -23,6 +26,8 @@ export class PathConn implements PathPort {
   private readonly decoder: RecordDecoder;
   private corked = false;
   private done = false;
+  /** A GOAWAY was sent: {@link close} lets the last records out. */
+  private saidGoaway = false;
   private early: Buffer[] = [];
 
   constructor(
@@ -103,6 +108,7 @@ export class PathConn implements PathPort {
   }
 
   sendFrames(frames: readonly Frame[]): number {
+    if (frames.some((f) => f.type === 'GOAWAY')) this.saidGoaway = true;
     return this.write(this.sealer.seal([encodeFrames(frames)]));
   }
 
@@ -110,10 +116,28 @@ export class PathConn implements PathPort {
     return this.write(this.sealer.seal([encodeDataHeader(flow, offset, payload.length), payload]));
   }
 
+  /**
+   * Close. After a GOAWAY (a close on purpose: stop, reload, a revoked key) what was written
+   * before (the engine's last RSTs and the GOAWAY, still corked or queued) goes out, then a FIN;
+   * a peer that does not take it within {@link CLOSE_LINGER_MS} is cut off. Without one (the path
+   * failed) the connection is destroyed at once: its backlog is stale, already resent elsewhere.
+   * Nothing is read any more either way.
+   */
   close(_reason: string): void {
     if (this.done) return;
     this.done = true;
-    this.socket.destroy();
+    if (!this.saidGoaway) {
+      this.socket.destroy();
+      return;
+    }
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
+    this.socket.end();
+    const t = setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS);
+    t.unref();
+    this.socket.once('close', () => clearTimeout(t));
   }
 
   /** Bytes queued in user space, not yet taken by the kernel. */

@@ -1,15 +1,23 @@
 /**
- * Wire constants of the relay protocol, version 1 (docs/relay-protocol.md is the specification).
+ * Wire constants of the relay protocol, version 2 (docs/relay-protocol.md is the specification).
  * Every multi-byte integer on the wire is big-endian. Offsets and byte counts are 48-bit unsigned
  * integers (exact in a JS number). Nothing here has behaviour.
  */
 
 /** First four bytes of both hellos: "WBRL". */
 export const MAGIC = Buffer.from('WBRL', 'ascii');
-export const PROTOCOL_VERSION = 1;
-/** Both hellos are this long: magic(4) version(1) role(1) reserved(2) random(32). */
-export const HELLO_LEN = 40;
-export const RANDOM_LEN = 32;
+/** Version 2: ephemeral X25519 and per-entry keys (version 1 derived keys from the shared key alone). */
+export const PROTOCOL_VERSION = 2;
+/** The fixed head of both hellos: magic(4) version(1) role(1) name length or 0 (1) reserved(1). */
+export const HELLO_HEAD_LEN = 8;
+/** An X25519 public key (the hellos' key shares). */
+export const KEY_SHARE_LEN = 32;
+/** Truncated HMAC-SHA256 that ends a ClientHello. */
+export const HELLO_MAC_LEN = 16;
+/** ServerHello: head(8) key share(32). */
+export const SERVER_HELLO_LEN = HELLO_HEAD_LEN + KEY_SHARE_LEN;
+/** Longest key name a ClientHello may carry (config names are at most 31 characters). */
+export const MAX_KEY_NAME_LEN = 64;
 export const ROLE_CLIENT = 0;
 export const ROLE_SERVER = 1;
 

@@ -14,8 +14,8 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { parseConfigText } from '../../../src/config/load.js';
 import { startRelay, type RelayHandle } from '../../../src/relay/relay.js';
-import { encodeHello } from '../../../src/relay/protocol/handshake.js';
-import { ROLE_CLIENT } from '../../../src/relay/protocol/constants.js';
+import { encodeClientHello, newEphemeral } from '../../../src/relay/protocol/handshake.js';
+import { loadKeyFile, peerKey } from '../../../src/relay/key.js';
 import { Target, client, patternSha, keyFile, tempDir, captureLogger, Proxy, waitFor, sleep } from './helpers.js';
 
 const MB = 1 << 20;
@@ -143,9 +143,11 @@ test('garbage, truncated, replayed and tampered input on the exit: dropped and l
     c.destroy();
   };
   const before = s.exitRelay.status().exit!.rejected;
+  // A valid ClientHello (made with the key) gets the exit past the hellos to the record reader.
+  const hello = () => encodeClientHello('bulk', peerKey(loadKeyFile(key, 'test')).macKey, newEphemeral().share);
   await raw(randomBytes(300)); // garbage: bad magic
-  await raw(Buffer.concat([encodeHello(ROLE_CLIENT, randomBytes(32)), Buffer.from([0, 0, 0x10])]), 2500); // truncated record, then silence
-  await raw(Buffer.concat([encodeHello(ROLE_CLIENT, randomBytes(32)), Buffer.from([0xff, 0xff, 0xff, 0xff])])); // absurd length
+  await raw(Buffer.concat([hello(), Buffer.from([0, 0, 0x10])]), 2500); // truncated record, then silence
+  await raw(Buffer.concat([hello(), Buffer.from([0xff, 0xff, 0xff, 0xff])])); // absurd length
   await raw(rec); // replay of a whole recorded path connection
   await waitFor('four rejections', () => s.exitRelay.status().exit!.rejected >= before + 4);
   const why = s.xlog.lines.filter((l) => l.msg === 'relay connection rejected').map((l) => String(l.err));
@@ -238,12 +240,19 @@ test('the exit restarts: the entry resets the flows it had, reconnects and serve
   c.on('error', (e: NodeJS.ErrnoException) => (err = e.code));
   c.resume();
   await waitFor('flow open', () => s.relay.status().entries[0]!.flows === 1);
+  // A crash, as the entry sees it: the exit's last words (RST for each flow, GOAWAY) never arrive
+  // (the proxies are frozen), so only the new incarnation in WELCOME can tell the entry.
+  for (const p of s.proxies) p.mode = 'freeze';
   await s.exitRelay.stop();
   const again = await startRelay(
     parseConfigText(`relay:\n  exit: { listen: 127.0.0.1:${s.exitPort}, keyFile: ${key}, allow: [127.0.0.1:${(s.target.server.address() as net.AddressInfo).port}] }\n`),
     { logger: s.xlog.logger },
   );
   cleanups.push(() => again.stop());
+  for (const p of s.proxies) {
+    await p.kill();
+    await p.revive();
+  }
   await waitFor('the old flow was reset', () => err === 'ECONNRESET', 10_000);
   assert.ok(s.log.has('relay exit lost our session (restarted?): resetting its flows'));
   s.target.reply = 1 * MB;

@@ -106,7 +106,7 @@ test('reload: add and remove paths under a running flow; allow-list changes appl
   await relay.reload(parseConfigText(entryYaml(entryPort, exitPort, tport, '{ link: l2 }')));
   assert.equal(names(), 'l2:up', 'l1 removed, l2 kept as it was');
   const bad = join(dir, 'bad.key');
-  writeFileSync(bad, 'not a key\n');
+  writeFileSync(bad, 'not a key\n', { mode: 0o600 });
   await assert.rejects(relay.reload(parseConfigText(entryYaml(entryPort, exitPort, tport, '{ link: l1 }', bad))), (e: unknown) => e instanceof ConfigError && /relay.entries\[0\].keyFile: .*bad.key: expected base64/.test(e.message));
   assert.equal(names(), 'l2:up', 'the failed reload changed nothing');
   const r = await run;

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.js';
@@ -118,7 +118,7 @@ test('link and set against a socket nobody listens on: exit 1 with the socket na
   }
 });
 
-test('check reads relay key files as the daemon will: a missing or malformed one is a warning, the file stays valid', async () => {
+test('check reads relay key files as the daemon will: missing is a warning; loose, foreign-owned or malformed is an error naming the fix', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wanbraid-cli-'));
   try {
     const cfg = (key: string) => {
@@ -128,15 +128,56 @@ test('check reads relay key files as the daemon will: a missing or malformed one
     };
     let r = await cli('check', '-c', cfg(join(dir, 'missing.key')), '--no-system');
     assert.equal(r.code, 0);
-    assert.match(r.err, /^warning: relay\.exit\.keyFile: cannot read key file .*missing\.key \(ENOENT\) \(the daemon refuses to start with it\)$/m);
+    assert.match(r.err, /^warning: relay\.exit\.keyFile: cannot read key file .*missing\.key \(ENOENT\) \(the daemon refuses to start without it\)$/m);
     writeFileSync(join(dir, 'bad.key'), 'not a key\n', { mode: 0o600 });
     r = await cli('check', '-c', cfg(join(dir, 'bad.key')), '--no-system');
-    assert.equal(r.code, 0);
-    assert.match(r.err, /relay\.exit\.keyFile: .*bad\.key: /);
-    writeFileSync(join(dir, 'good.key'), (await cli('keygen')).out, { mode: 0o600 });
-    r = await cli('check', '-c', cfg(join(dir, 'good.key')), '--no-system');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error: relay\.exit\.keyFile: .*bad\.key: expected base64/m);
+    const good = join(dir, 'good.key');
+    writeFileSync(good, (await cli('keygen')).out, { mode: 0o600 });
+    r = await cli('check', '-c', cfg(good), '--no-system');
     assert.equal(r.code, 0);
     assert.equal(r.err, '');
+    chmodSync(good, 0o640);
+    r = await cli('check', '-c', cfg(good), '--no-system');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error: relay\.exit\.keyFile: key file .*good\.key is accessible by group or others \(mode 0640\): run `chmod 600 .*good\.key`/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('check: a 0600 key owned by another user is an error naming chown', { skip: process.geteuid?.() !== 0 && 'chown to another uid needs root' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wanbraid-cli-'));
+  try {
+    const key = join(dir, 'other.key');
+    writeFileSync(key, (await cli('keygen')).out, { mode: 0o600 });
+    const f = join(dir, 'exit.yaml');
+    writeFileSync(f, `relay:\n  exit:\n    listen: 0.0.0.0:7000\n    keyFile: ${key}\n    allow: [198.19.0.10:5201]\n`);
+    let r = await cli('check', '-c', f, '--no-system');
+    assert.equal(r.code, 0, 'positive control: the same file owned by us passes');
+    chownSync(key, 65534, 65534);
+    r = await cli('check', '-c', f, '--no-system');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error: relay\.exit\.keyFile: key file .*other\.key is owned by uid 65534, not by uid 0 that reads it: run `chown 0 .*other\.key`/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('check warns when two exit keys are the same key (those entries could pose as the exit to each other)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wanbraid-cli-'));
+  try {
+    const k = (await cli('keygen')).out;
+    for (const n of ['a', 'b', 'c']) writeFileSync(join(dir, `${n}.key`), n === 'c' ? (await cli('keygen')).out : k, { mode: 0o600 });
+    const f = join(dir, 'exit.yaml');
+    const keys = ['a', 'b', 'c'].map((n) => `{ name: ${n}, keyFile: ${join(dir, `${n}.key`)} }`).join(', ');
+    writeFileSync(f, `relay:\n  exit:\n    listen: 0.0.0.0:7000\n    keys: [${keys}]\n    allow: [198.19.0.10:5201]\n`);
+    const r = await cli('check', '-c', f, '--no-system');
+    assert.equal(r.code, 0);
+    assert.deepEqual(r.err.trim().split('\n'), [
+      'warning: relay.exit.keys[1].keyFile: the same key as relay.exit.keys[0].keyFile: entries that share a key can pose as the exit to each other (give each entry its own `wanbraid keygen`)',
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

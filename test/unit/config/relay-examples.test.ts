@@ -39,3 +39,27 @@ test('tuning: sessionBuffer below reorderBuffer is refused', () => {
     /relay.tuning.sessionBuffer: expected at least reorderBuffer \(8388608 bytes\)/,
   );
 });
+
+test('exit keys: one per entry by name, or the shared keyFile; not both, not neither, no duplicate names', () => {
+  const exit = (keys: string) => `relay:\n  exit:\n    listen: 0.0.0.0:7000\n${keys}    allow: [198.19.0.10:5201]\n`;
+  const c = parseConfigText(exit('    keys: [{ name: east, keyFile: /k/east }, { name: west, keyFile: /k/west }]\n'));
+  assert.deepEqual(c.relay!.exit!.keys, [
+    { name: 'east', keyFile: '/k/east' },
+    { name: 'west', keyFile: '/k/west' },
+  ]);
+  assert.equal(c.relay!.exit!.keyFile, undefined);
+  assert.equal(parseConfigText(exit('    keyFile: /k/shared\n')).relay!.exit!.keyFile, '/k/shared');
+  assert.throws(() => parseConfigText(exit('    keyFile: /k/shared\n    keys: [{ name: east, keyFile: /k/east }]\n')), /relay\.exit: "keys" and "keyFile" exclude each other/);
+  assert.throws(() => parseConfigText(exit('')), /relay\.exit: needs "keys" \(one key per entry: \[\{ name, keyFile \}\]\) or "keyFile"/);
+  assert.throws(() => parseConfigText(exit('    keys: [{ name: east, keyFile: /a }, { name: east, keyFile: /b }]\n')), /relay\.exit\.keys\[1\]\.name: duplicate key name "east" \(also relay\.exit\.keys\[0\]\)/);
+  assert.throws(() => parseConfigText(exit('    keys: []\n')), /relay\.exit\.keys/);
+  assert.throws(() => parseConfigText(exit('    keys: [{ name: "a b", keyFile: /a }]\n')), /relay\.exit\.keys\[0\]\.name/);
+});
+
+test('entry keyName: the name the exit knows its key by (default the entry name)', () => {
+  const entry = (extra: string) =>
+    parseConfigText(`relay:\n  entries:\n    - { name: bulk, ${extra}listen: 127.0.0.1:1, target: 127.0.0.1:2, exit: 127.0.0.1:3, keyFile: /k, paths: [{ via: 127.0.0.1:3 }] }\n`);
+  assert.equal(entry('').relay!.entries[0]!.keyName, undefined);
+  assert.equal(entry('keyName: branch-7, ').relay!.entries[0]!.keyName, 'branch-7');
+  assert.throws(() => entry('keyName: "7up", '), /relay\.entries\[0\]\.keyName/);
+});
