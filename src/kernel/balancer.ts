@@ -240,9 +240,7 @@ export class Balancer {
   async setElements(set: string, op: SetOp, prefixes: readonly string[]): Promise<{ set: string; elements: string[] }> {
     const cfg = this.last?.config;
     if (!cfg) throw new WanbraidError('WB_REQUEST_INVALID', 'balancing is not running yet');
-    if (set !== 'bypass' && !(set in cfg.sets)) {
-      throw new WanbraidError('WB_REQUEST_INVALID', `unknown set "${set}" (known: bypass${Object.keys(cfg.sets).map((s) => `, ${s}`).join('')})`);
-    }
+    checkSetName(cfg, set);
     const parsed = prefixes.map((p) => {
       const v = typeof p === 'string' ? parsePrefix(p) : undefined;
       if (!v) throw new WanbraidError('WB_REQUEST_INVALID', `set ${set}: "${String(p)}" is not an address or prefix like 198.18.0.0/15 or 2001:db8::/32`);
@@ -308,9 +306,7 @@ export class Balancer {
   listSet(set: string): { set: string; elements: string[] } {
     const cfg = this.last?.config;
     if (!cfg) throw new WanbraidError('WB_REQUEST_INVALID', 'balancing is not running yet');
-    if (set !== 'bypass' && !(set in cfg.sets)) {
-      throw new WanbraidError('WB_REQUEST_INVALID', `unknown set "${set}" (known: bypass${Object.keys(cfg.sets).map((s) => `, ${s}`).join('')})`);
-    }
+    checkSetName(cfg, set);
     return { set, elements: this.setContents(cfg, set).map(prefixKey) };
   }
 
@@ -341,7 +337,7 @@ export class Balancer {
   private setContents(cfg: Config, set: string): Prefix[] {
     const o = this.overlay.get(set);
     if (o && o.base === baseOf(cfg, set)) return o.contents;
-    return set === 'bypass' ? [...cfg.bypass] : [...(cfg.sets[set]?.elements ?? [])];
+    return set === 'bypass' ? [...cfg.bypass] : [...(Object.hasOwn(cfg.sets, set) ? cfg.sets[set]!.elements : [])];
   }
 
   private async run(inp: Inputs, hasNewer: () => boolean): Promise<ApplyReport> {
@@ -512,9 +508,19 @@ function newFlowMap(links: readonly LinkPlan[], counters: ReadonlyMap<string, { 
   return new Map(links.map((l) => [l.name, counters.get(nftNames.newCounter(l.name))?.packets ?? 0]));
 }
 
+/**
+ * A runtime set name must be `bypass` or one of the config's own `sets:` keys. An own-property
+ * check: `in` would let "toString" or "constructor" through (inherited from Object.prototype),
+ * and the balancer would then report success while changing nothing.
+ */
+export function checkSetName(cfg: Pick<Config, 'sets'>, set: string): void {
+  if (set === 'bypass' || Object.hasOwn(cfg.sets, set)) return;
+  throw new WanbraidError('WB_REQUEST_INVALID', `unknown set "${set}" (known: bypass${Object.keys(cfg.sets).map((s) => `, ${s}`).join('')})`);
+}
+
 /** The config's own elements of a set, as a comparable string. */
 function baseOf(cfg: Config, set: string): string {
-  const list = set === 'bypass' ? cfg.bypass : (cfg.sets[set]?.elements ?? []);
+  const list = set === 'bypass' ? cfg.bypass : (Object.hasOwn(cfg.sets, set) ? cfg.sets[set]!.elements : []);
   return JSON.stringify(FAMILIES.map((f) => list.filter((p) => p.family === f).map(prefixKey).sort()));
 }
 

@@ -342,3 +342,18 @@ test('nudges: the dead link\'s LAN TCP clients get one each, from a dump taken b
   assert.deepEqual(order, ['flush']);
   assert.deepEqual(r2.conntrack, [{ link: 'wan3', mark: 0x30000, ok: true }]);
 });
+
+test('set names are own keys only: "toString", "constructor" and "__proto__" are unknown sets and change nothing', async () => {
+  const { b, nft } = setup();
+  const c = threeLinks({ sets: { cdn: { elements: ['198.19.0.0/24'] } } });
+  await b.apply(c, views(c));
+  const batches = nft.batches.length;
+  for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+    await assert.rejects(b.setElements(name, 'add', ['198.19.0.1']), { code: 'WB_REQUEST_INVALID', message: `unknown set "${name}" (known: bypass, cdn)` });
+    assert.throws(() => b.listSet(name), { code: 'WB_REQUEST_INVALID', message: `unknown set "${name}" (known: bypass, cdn)` });
+  }
+  assert.equal(nft.batches.length, batches, 'no nft batch for a refused set');
+  // Positive control: a real set name goes through and reaches nft.
+  await b.setElements('cdn', 'add', ['198.19.1.0/24']);
+  assert.equal(nft.batches.length, batches + 1);
+});
