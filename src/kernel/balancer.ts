@@ -38,7 +38,7 @@ import { RtnlClient, type RtnlTransport } from './rtnl/index.js';
 import { IdleTracker, buildStatus, type BalancerStatus } from './balancer-status.js';
 import { Conntrack, type ConntrackFlusher } from './conntrack.js';
 import { LatestRunner } from './latest.js';
-import { Nft } from './nft/nft.js';
+import { Nft, type CounterValue } from './nft/nft.js';
 import type { NftCommand, NftObject } from './nft/json.js';
 import { deleteTableBatch, dynamicElements, mapElementsCommands, replaceTableBatch, setElementsCommands, structureKey } from './nft/table.js';
 import { shapeDifference, tableShape } from './nft/shape.js';
@@ -46,6 +46,7 @@ import type { ReconcileReport } from './reconcile-run.js';
 import { SysctlGuard } from './sysctl.js';
 import { flowsToNudge, nudgeSegment, type CtFlow } from './tcp-nudge.js';
 import { nativeAddon } from '../native/addon.js';
+import { SharedRead } from '../util/shared-read.js';
 
 export interface BalancerOptions {
   logger: Logger;
@@ -61,6 +62,8 @@ export interface BalancerOptions {
   sampleIntervalMs?: number;
   /** Failover nudges (default: the native addon, loaded on first use). */
   sendRaw?: RawIpSender;
+  /** How long one reading of the nft counters serves status and metrics (default 1000 ms; see util/shared-read.ts). */
+  countersTtlMs?: number;
 }
 
 export interface NftApplyResult {
@@ -127,6 +130,8 @@ export class Balancer {
   private readonly idle = new IdleTracker();
   private readonly sampleIntervalMs: number | undefined;
   private readonly sendRaw: RawIpSender;
+  /** One `nft list counters` shared by concurrent status requests and scrapes, kept ~1 s. */
+  private readonly counterRead: SharedRead<Map<string, CounterValue>>;
 
   private last: Inputs | undefined;
   /** The newest (config, views) handed to apply, run or still waiting. */
@@ -156,6 +161,18 @@ export class Balancer {
     this.sampleIntervalMs = opts.sampleIntervalMs;
     this.sendRaw = opts.sendRaw ?? ((family, mark, packets) => nativeAddon().sendRawIp(family, mark, packets));
     this.runner = new LatestRunner((inp, hasNewer) => this.run(inp, hasNewer));
+    this.counterRead = new SharedRead(() => this.readCounters(), opts.countersTtlMs ?? 1000, this.now);
+  }
+
+  /** The nft counters of the installed table (empty while none is installed or the read fails). */
+  private async readCounters(): Promise<Map<string, CounterValue>> {
+    if (!this.nftKey || !this.desired) return new Map();
+    return this.nft.counters('inet', this.desired.ownership.nftTable).catch(() => new Map<string, CounterValue>());
+  }
+
+  /** Underlying nft counter reads so far (tests: concurrent status calls share one). */
+  get counterReads(): number {
+    return this.counterRead.readCount;
   }
 
   /**
@@ -265,7 +282,7 @@ export class Balancer {
   /** Per link: weight, share of new flows and bytes, idle-link warning. */
   async status(): Promise<BalancerStatus> {
     const links = this.desired?.links ?? [];
-    const counters = this.nftKey ? await this.nft.counters('inet', this.desired!.ownership.nftTable).catch(() => new Map()) : new Map();
+    const counters = await this.counterRead.get();
     const now = this.now();
     this.idle.observe(newFlowMap(links, counters), now);
     const idleMs = this.last?.config.routing.idleLinkWarning ?? 60_000;
@@ -453,6 +470,8 @@ export class Balancer {
         await this.nft.apply(replaceTableBatch(d.nft));
         this.nftKey = key;
         this.nftElements = elems;
+        // A new table starts its counters at zero: a kept reading is stale.
+        this.counterRead.invalidate();
         // The reference for drift checks, read now: a change made later is then told apart.
         this.nftShape = await this.nft.listTable('inet', d.ownership.nftTable).then(
           (objects) => (objects ? this.shapeOf(objects) : undefined),
@@ -495,7 +514,7 @@ export class Balancer {
     this.timer = setInterval(() => {
       if (!this.desired || !this.nftKey) return;
       const links = this.desired.links;
-      this.nft.counters('inet', this.desired.ownership.nftTable).then(
+      this.counterRead.get().then(
         (c) => this.idle.observe(newFlowMap(links, c), this.now()),
         () => undefined,
       );
