@@ -101,7 +101,7 @@ export class Daemon extends EventEmitter {
   private async doStart(): Promise<void> {
     const cfg = this.config;
     this.logger.info({ config: this.opts.configPath, links: cfg.links.length, version: version() }, 'starting');
-    this.server = new StatusServer({ path: cfg.status.socket, group: cfg.status.group, logger: this.logger, handler: (r) => this.handle(r) });
+    this.server = new StatusServer({ path: cfg.status.socket, group: cfg.status.group, controlGroup: cfg.status.controlGroup, logger: this.logger, handler: (r) => this.handle(r) });
     await this.server.start();
     if (cfg.relay || cfg.forwards.length > 0) this.relay = await startRelay(cfg, { logger: this.logger, links: new Map() });
     if (this.stopped) return;
