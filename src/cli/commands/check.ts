@@ -10,6 +10,7 @@ import { checkKeyFiles } from '../../relay/key.js';
 import { RtnlKernelSource } from '../../health/rtnl-source.js';
 import { RTPROT_WANBRAID } from '../../kernel/rtnl/index.js';
 import { plan } from '../../plan/planner.js';
+import { auditHooks } from '../../status/hooks.js';
 import { renderPlan } from '../../plan/render.js';
 
 /**
@@ -42,7 +43,10 @@ export const check: Command = {
 
 Validates FILE (default ${DEFAULT_CONFIG_PATH}) and lists every problem with its field path. Relay
 key files are read too, as the daemon will: an unreadable or malformed one is a warning on stderr.
-Exit status: 0 valid, 1 invalid or unreadable, 2 usage error. Changes nothing on the system.
+Hooks (hooks.dir) are checked as the daemon will: a directory or hook not owned by root or writable
+by its group or others is an error (the daemon refuses to run it).
+Exit status: 0 valid, 1 invalid or unreadable (or an untrusted hook), 2 usage error. Changes nothing
+on the system.
 
   -c, --config FILE     configuration file
       --json            print the typed configuration (with defaults) as JSON
@@ -76,6 +80,10 @@ Exit status: 0 valid, 1 invalid or unreadable, 2 usage error. Changes nothing on
     const keys = checkKeyFiles(cfg);
     for (const i of keys.issues) io.err(`warning: ${i.path}: ${i.message} (the daemon refuses to start with it)`);
     for (const w of keys.warnings) io.err(`warning: ${w}`);
+    // Hooks run as root: a directory or hook that someone else could change is refused (and the daemon will not run it).
+    const hookProblems = cfg.hooks ? (await auditHooks(cfg.hooks.dir)).problems : [];
+    for (const p of hookProblems) io.err(`error: hooks.dir: ${p.path}: ${p.reason}`);
+    if (hookProblems.length > 0) return EXIT_FAIL;
     if (values.json) {
       io.out(JSON.stringify(cfg, null, 2));
       return EXIT_OK;
