@@ -125,7 +125,17 @@ export class StatusServer {
     });
     server.on('error', (err) => this.opts.logger.error({ err }, 'control socket error'));
     chmodSync(path, 0o660);
-    if (this.opts.group !== undefined) chownSync(path, process.getuid?.() ?? 0, resolveGid(this.opts.group, 'status.group'));
+    if (this.opts.group !== undefined) {
+      const gid = resolveGid(this.opts.group, 'status.group');
+      try {
+        chownSync(path, process.getuid?.() ?? 0, gid);
+      } catch (err) {
+        // The shipped unit has no CAP_CHOWN: the daemon may give the socket only to a group it is in.
+        const hint = (err as NodeJS.ErrnoException).code === 'EPERM' ? ` (under systemd, add SupplementaryGroups=${this.opts.group} with \`systemctl edit wanbraid\`)` : '';
+        await this.stop();
+        throw new WanbraidError('WB_CONFIG_INVALID', `status.group: cannot give ${path} to group "${this.opts.group}": ${errorMessage(err)}${hint}`, { cause: err });
+      }
+    }
   }
 
   /** Send an event line to every subscribed connection. */
