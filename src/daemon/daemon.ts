@@ -281,8 +281,9 @@ export class Daemon extends EventEmitter {
       this.refuseReload(err instanceof ConfigError ? err.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)) : [errorMessage(err)]);
       return;
     }
-    if (next.status.socket !== this.config.status.socket) {
-      this.logger.warn({ socket: next.status.socket }, 'status.socket changed: takes effect on restart');
+    if (JSON.stringify(next.status) !== JSON.stringify(this.config.status)) {
+      // The socket, its group and the control group are the listening socket's: kept until a restart.
+      this.logger.warn({ socket: next.status.socket, group: next.status.group, controlGroup: next.status.controlGroup }, 'status (socket, group, controlGroup) changed: takes effect on restart');
       next = { ...next, status: this.config.status };
     }
     if (JSON.stringify(next.metrics) !== JSON.stringify(this.config.metrics)) {
