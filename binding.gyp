@@ -1,4 +1,4 @@
-# The wanbraid native addon (C, N-API): raw ICMP echo sockets, SO_ORIGINAL_DST, sd_notify and raw IP sends.
+# The wanbraid native addon (C, N-API): raw ICMP echo sockets, SO_ORIGINAL_DST, sd_notify, raw IP sends and peer credentials.
 # Built by `npm run build` (scripts/build-native.mjs → node-gyp rebuild) into build/Release/wanbraid_native.node.
 {
   "targets": [
@@ -8,6 +8,7 @@
         "native/addon.c",
         "native/icmp_socket.c",
         "native/original_dst.c",
+        "native/peer_cred.c",
         "native/raw_send.c",
         "native/sd_notify.c",
         "native/util.c"

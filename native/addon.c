@@ -5,12 +5,14 @@
  *   getOriginalDst  SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST (original_dst.c)
  *   sdNotify        a datagram to systemd's $NOTIFY_SOCKET (sd_notify.c)
  *   sendRawIp       whole IP packets through an IPPROTO_RAW socket with a mark (raw_send.c)
+ *   peerCredentials SO_PEERCRED + SO_PEERGROUPS of a unix socket's peer (peer_cred.c)
  * The typed TypeScript face is src/native/.
  */
 #include <node_api.h>
 
 #include "icmp_socket.h"
 #include "original_dst.h"
+#include "peer_cred.h"
 #include "raw_send.h"
 #include "sd_notify.h"
 #include "util.h"
@@ -26,6 +28,8 @@ static napi_value init(napi_env env, napi_value exports) {
   WB_NAPI(env, napi_set_named_property(env, exports, "sdNotify", fn), NULL);
   WB_NAPI(env, napi_create_function(env, "sendRawIp", NAPI_AUTO_LENGTH, wb_send_raw_ip, NULL, &fn), NULL);
   WB_NAPI(env, napi_set_named_property(env, exports, "sendRawIp", fn), NULL);
+  WB_NAPI(env, napi_create_function(env, "peerCredentials", NAPI_AUTO_LENGTH, wb_peer_credentials, NULL, &fn), NULL);
+  WB_NAPI(env, napi_set_named_property(env, exports, "peerCredentials", fn), NULL);
   return exports;
 }
 

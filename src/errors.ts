@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'WB_SOCKET_CONNECT'
   | 'WB_SOCKET_PROTOCOL'
   | 'WB_REQUEST_INVALID'
+  | 'WB_PERMISSION'
+  | 'WB_BUSY'
   | 'WB_KERNEL'
   | 'WB_NFT'
   | 'WB_COMMAND_FAILED'

@@ -83,8 +83,10 @@ const Log = z.strictObject({
 const Status = z.strictObject({
   /** Path of the unix control socket. */
   socket: z.string().min(1).default('/run/wanbraid/wanbraid.sock'),
-  /** Group that may use the socket (mode 0660); the daemon's own group when absent. */
+  /** Group that may use the socket (mode 0660): status, events, set list. The daemon's own group when absent. */
   group: z.string().min(1).optional(),
+  /** Group that may also change state over the socket: link overrides, set changes, reload. Root only when absent. */
+  controlGroup: z.string().min(1).optional(),
 });
 
 const Metrics = z.strictObject({

@@ -72,12 +72,12 @@ export function referenceCheck(raw: unknown): ConfigIssue[] {
   arr(raw.rules).forEach((r, i) => {
     if (!isObj(r)) return;
     const p = str(r.policy);
-    if (p !== undefined && !(p in policies)) add(`rules[${i}].policy`, `unknown policy "${p}"${suggest(p, Object.keys(policies))}`);
+    if (p !== undefined && !Object.hasOwn(policies, p)) add(`rules[${i}].policy`, `unknown policy "${p}"${suggest(p, Object.keys(policies))}`);
     const m = isObj(r.match) ? r.match : {};
     for (const side of ['src', 'dst'] as const) {
       const list = typeof m[side] === 'string' ? [m[side]] : arr(m[side]);
       list.forEach((a, j) => {
-        if (typeof a === 'string' && a.startsWith('@') && !(a.slice(1) in sets))
+        if (typeof a === 'string' && a.startsWith('@') && !Object.hasOwn(sets, a.slice(1)))
           add(`rules[${i}].match.${side}${Array.isArray(m[side]) ? `[${j}]` : ''}`, `unknown set "${a}"${suggest(a.slice(1), Object.keys(sets))}`);
       });
     }
@@ -85,7 +85,7 @@ export function referenceCheck(raw: unknown): ConfigIssue[] {
 
   const routing = isObj(raw.routing) ? raw.routing : {};
   const dp = str(routing.defaultPolicy);
-  if (dp !== undefined && !(dp in policies)) add('routing.defaultPolicy', `unknown policy "${dp}"${suggest(dp, Object.keys(policies))}`);
+  if (dp !== undefined && !Object.hasOwn(policies, dp)) add('routing.defaultPolicy', `unknown policy "${dp}"${suggest(dp, Object.keys(policies))}`);
 
   arr(raw.schedules).forEach((s, i) => {
     const l = isObj(s) ? str(s.link) : undefined;
@@ -172,7 +172,7 @@ export function semanticCheck(c: Config): ConfigIssue[] {
     const m = r.match;
     if ((m.srcPort || m.dstPort) && !['tcp', 'udp', 'sctp', 'udplite'].includes(m.proto ?? ''))
       add(`rules[${i}].match`, 'ports need proto tcp, udp, sctp or udplite');
-    if (c.policies[r.policy]?.relay && m.proto !== 'tcp')
+    if ((Object.hasOwn(c.policies, r.policy) && c.policies[r.policy]!.relay) && m.proto !== 'tcp')
       add(`rules[${i}].match.proto`, `policy "${r.policy}" hands flows to a relay, which carries TCP only: add proto: tcp`);
     for (const side of ['src', 'dst'] as const) {
       m[side]?.forEach((a, j) => {
@@ -183,7 +183,7 @@ export function semanticCheck(c: Config): ConfigIssue[] {
     if (m.proto === 'icmp' && m.family === 'ipv6') add(`rules[${i}].match.proto`, 'icmp is IPv4; use icmpv6');
     if (m.proto === 'icmpv6' && m.family === 'ipv4') add(`rules[${i}].match.proto`, 'icmpv6 is IPv6; use icmp');
   });
-  if (c.routing.defaultPolicy !== undefined && c.policies[c.routing.defaultPolicy]?.relay)
+  if (c.routing.defaultPolicy !== undefined && Object.hasOwn(c.policies, c.routing.defaultPolicy) && c.policies[c.routing.defaultPolicy]!.relay)
     add('routing.defaultPolicy', 'the default route needs a policy of links, not a relay');
   if (c.rules.length > 0 && c.links.length > 0 && !c.lan) add('lan', 'rules balance LAN traffic: name the LAN interfaces');
 

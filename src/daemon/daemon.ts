@@ -120,7 +120,7 @@ export class Daemon extends EventEmitter {
   private async doStart(): Promise<void> {
     const cfg = this.config;
     this.logger.info({ config: this.opts.configPath, links: cfg.links.length, version: version() }, 'starting');
-    this.server = new StatusServer({ path: cfg.status.socket, group: cfg.status.group, logger: this.logger, handler: (r) => this.handle(r) });
+    this.server = new StatusServer({ path: cfg.status.socket, group: cfg.status.group, controlGroup: cfg.status.controlGroup, logger: this.logger, handler: (r) => this.handle(r) });
     await this.server.start();
     // The event loop is alive from here on: systemd's watchdog may count from the start.
     this.startWatchdog();
@@ -346,8 +346,9 @@ export class Daemon extends EventEmitter {
       this.refuseReload(err instanceof ConfigError ? err.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)) : [errorMessage(err)]);
       return;
     }
-    if (next.status.socket !== this.config.status.socket) {
-      this.logger.warn({ socket: next.status.socket }, 'status.socket changed: takes effect on restart');
+    if (JSON.stringify(next.status) !== JSON.stringify(this.config.status)) {
+      // The socket, its group and the control group are the listening socket's: kept until a restart.
+      this.logger.warn({ socket: next.status.socket, group: next.status.group, controlGroup: next.status.controlGroup }, 'status (socket, group, controlGroup) changed: takes effect on restart');
       next = { ...next, status: this.config.status };
     }
     if (JSON.stringify(next.metrics) !== JSON.stringify(this.config.metrics)) {

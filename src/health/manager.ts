@@ -190,7 +190,11 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   }
 
   private makeHooks(config: Config): HookSink | null {
-    return config.hooks ? new HookRunner({ dir: config.hooks.dir, timeoutMs: config.hooks.timeout, logger: this.logger }) : null;
+    if (!config.hooks) return null;
+    const hooks = new HookRunner({ dir: config.hooks.dir, timeoutMs: config.hooks.timeout, logger: this.logger });
+    // At start and when a reload changes `hooks`: an untrusted directory or hook is an error in the log now, not at the first change.
+    void hooks.audit();
+    return hooks;
   }
 
   private observe(cfg: LinkConfig, prev: LinkObservation | undefined): LinkObservation {

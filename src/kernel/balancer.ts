@@ -37,7 +37,7 @@ import { RtnlClient, type RtnlTransport } from './rtnl/index.js';
 import { IdleTracker, buildStatus, type BalancerStatus } from './balancer-status.js';
 import { Conntrack, type ConntrackFlusher } from './conntrack.js';
 import { LatestRunner } from './latest.js';
-import { Nft } from './nft/nft.js';
+import { Nft, type CounterValue } from './nft/nft.js';
 import type { NftCommand, NftObject } from './nft/json.js';
 import { deleteTableBatch, dynamicElements, mapElementsCommands, replaceTableBatch, setElementsCommands, structureKey } from './nft/table.js';
 import { shapeDifference, tableShape } from './nft/shape.js';
@@ -46,6 +46,7 @@ import { SysctlGuard } from './sysctl.js';
 import { flowsToNudge, type CtFlow } from './tcp-nudge.js';
 import { Nudger, type NudgeCounters, type RawIpSender } from './nudger.js';
 import { nativeAddon } from '../native/addon.js';
+import { SharedRead } from '../util/shared-read.js';
 
 export interface BalancerOptions {
   logger: Logger;
@@ -63,6 +64,8 @@ export interface BalancerOptions {
   sendRaw?: RawIpSender;
   /** When nudged flows are checked and nudged again (default kernel/tcp-nudge.ts NUDGE_SCHEDULE; tests shorten it). */
   nudgeSchedule?: readonly number[];
+  /** How long one reading of the nft counters serves status and metrics (default 1000 ms; see util/shared-read.ts). */
+  countersTtlMs?: number;
 }
 
 export interface NftApplyResult {
@@ -128,6 +131,8 @@ export class Balancer {
   private readonly idle = new IdleTracker();
   private readonly sampleIntervalMs: number | undefined;
   private readonly nudger: Nudger;
+  /** One `nft list counters` shared by concurrent status requests and scrapes, kept ~1 s. */
+  private readonly counterRead: SharedRead<Map<string, CounterValue>>;
 
   private last: Inputs | undefined;
   /** The newest (config, views) handed to apply, run or still waiting. */
@@ -165,6 +170,18 @@ export class Balancer {
       ...(opts.nudgeSchedule ? { schedule: opts.nudgeSchedule } : {}),
     });
     this.runner = new LatestRunner((inp, hasNewer) => this.run(inp, hasNewer));
+    this.counterRead = new SharedRead(() => this.readCounters(), opts.countersTtlMs ?? 1000, this.now);
+  }
+
+  /** The nft counters of the installed table (empty while none is installed or the read fails). */
+  private async readCounters(): Promise<Map<string, CounterValue>> {
+    if (!this.nftKey || !this.desired) return new Map();
+    return this.nft.counters('inet', this.desired.ownership.nftTable).catch(() => new Map<string, CounterValue>());
+  }
+
+  /** Underlying nft counter reads so far (tests: concurrent status calls share one). */
+  get counterReads(): number {
+    return this.counterRead.readCount;
   }
 
   /**
@@ -249,9 +266,7 @@ export class Balancer {
   async setElements(set: string, op: SetOp, prefixes: readonly string[]): Promise<{ set: string; elements: string[] }> {
     const cfg = this.last?.config;
     if (!cfg) throw new WanbraidError('WB_REQUEST_INVALID', 'balancing is not running yet');
-    if (set !== 'bypass' && !(set in cfg.sets)) {
-      throw new WanbraidError('WB_REQUEST_INVALID', `unknown set "${set}" (known: bypass${Object.keys(cfg.sets).map((s) => `, ${s}`).join('')})`);
-    }
+    checkSetName(cfg, set);
     const parsed = prefixes.map((p) => {
       const v = typeof p === 'string' ? parsePrefix(p) : undefined;
       if (!v) throw new WanbraidError('WB_REQUEST_INVALID', `set ${set}: "${String(p)}" is not an address or prefix like 198.18.0.0/15 or 2001:db8::/32`);
@@ -276,7 +291,7 @@ export class Balancer {
   /** Per link: weight, share of new flows and bytes, idle-link warning. */
   async status(): Promise<BalancerStatus> {
     const links = this.desired?.links ?? [];
-    const counters = this.nftKey ? await this.nft.counters('inet', this.desired!.ownership.nftTable).catch(() => new Map()) : new Map();
+    const counters = await this.counterRead.get();
     const now = this.now();
     this.idle.observe(newFlowMap(links, counters), now);
     const idleMs = this.last?.config.routing.idleLinkWarning ?? 60_000;
@@ -318,9 +333,7 @@ export class Balancer {
   listSet(set: string): { set: string; elements: string[] } {
     const cfg = this.last?.config;
     if (!cfg) throw new WanbraidError('WB_REQUEST_INVALID', 'balancing is not running yet');
-    if (set !== 'bypass' && !(set in cfg.sets)) {
-      throw new WanbraidError('WB_REQUEST_INVALID', `unknown set "${set}" (known: bypass${Object.keys(cfg.sets).map((s) => `, ${s}`).join('')})`);
-    }
+    checkSetName(cfg, set);
     return { set, elements: this.setContents(cfg, set).map(prefixKey) };
   }
 
@@ -361,7 +374,7 @@ export class Balancer {
   private setContents(cfg: Config, set: string): Prefix[] {
     const o = this.overlay.get(set);
     if (o && o.base === baseOf(cfg, set)) return o.contents;
-    return set === 'bypass' ? [...cfg.bypass] : [...(cfg.sets[set]?.elements ?? [])];
+    return set === 'bypass' ? [...cfg.bypass] : [...(Object.hasOwn(cfg.sets, set) ? cfg.sets[set]!.elements : [])];
   }
 
   private async run(inp: Inputs, hasNewer: () => boolean): Promise<ApplyReport> {
@@ -485,6 +498,8 @@ export class Balancer {
         await this.nft.apply(replaceTableBatch(d.nft));
         this.nftKey = key;
         this.nftElements = elems;
+        // A new table starts its counters at zero: a kept reading is stale.
+        this.counterRead.invalidate();
         // The reference for drift checks, read now: a change made later is then told apart.
         this.nftShape = await this.nft.listTable('inet', d.ownership.nftTable).then(
           (objects) => (objects ? this.shapeOf(objects) : undefined),
@@ -527,7 +542,7 @@ export class Balancer {
     this.timer = setInterval(() => {
       if (!this.desired || !this.nftKey) return;
       const links = this.desired.links;
-      this.nft.counters('inet', this.desired.ownership.nftTable).then(
+      this.counterRead.get().then(
         (c) => this.idle.observe(newFlowMap(links, c), this.now()),
         () => undefined,
       );
@@ -540,9 +555,19 @@ function newFlowMap(links: readonly LinkPlan[], counters: ReadonlyMap<string, { 
   return new Map(links.map((l) => [l.name, counters.get(nftNames.newCounter(l.name))?.packets ?? 0]));
 }
 
+/**
+ * A runtime set name must be `bypass` or one of the config's own `sets:` keys. An own-property
+ * check: `in` would let "toString" or "constructor" through (inherited from Object.prototype),
+ * and the balancer would then report success while changing nothing.
+ */
+export function checkSetName(cfg: Pick<Config, 'sets'>, set: string): void {
+  if (set === 'bypass' || Object.hasOwn(cfg.sets, set)) return;
+  throw new WanbraidError('WB_REQUEST_INVALID', `unknown set "${set}" (known: bypass${Object.keys(cfg.sets).map((s) => `, ${s}`).join('')})`);
+}
+
 /** The config's own elements of a set, as a comparable string. */
 function baseOf(cfg: Config, set: string): string {
-  const list = set === 'bypass' ? cfg.bypass : (cfg.sets[set]?.elements ?? []);
+  const list = set === 'bypass' ? cfg.bypass : (Object.hasOwn(cfg.sets, set) ? cfg.sets[set]!.elements : []);
   return JSON.stringify(FAMILIES.map((f) => list.filter((p) => p.family === f).map(prefixKey).sort()));
 }
 

@@ -64,7 +64,7 @@ export class SysctlGuard {
     for (const { key } of values) current.set(key, await this.io.read(key));
     let dirty = false;
     for (const { key } of values) {
-      if (!(key in this.originals)) {
+      if (!Object.hasOwn(this.originals, key)) {
         this.originals[key] = current.get(key)!;
         dirty = true;
       }

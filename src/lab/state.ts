@@ -51,7 +51,7 @@ export function validateRecord(v: unknown, file: string, dir: string): LabRecord
   for (const [node, name] of Object.entries(r.namespaces)) if (name !== nsName(r.runId, node)) throw bad(`namespace ${String(name)}`);
   if (!Array.isArray(r.services)) throw bad('services');
   for (const s of r.services) {
-    if (!s || typeof s.name !== 'string' || typeof s.node !== 'string' || !Number.isInteger(s.pid) || s.pid <= 1 || !(s.node in r.namespaces)) throw bad('services');
+    if (!s || typeof s.name !== 'string' || typeof s.node !== 'string' || !Number.isInteger(s.pid) || s.pid <= 1 || !Object.hasOwn(r.namespaces, s.node)) throw bad('services');
   }
   return r as LabRecord;
 }

@@ -37,6 +37,18 @@ export interface NativeAddon {
   sdNotify: (path: string, message: string) => void;
   /** Whole IP packets (header included) through an IPPROTO_RAW socket carrying SO_MARK `mark`; returns how many were sent. */
   sendRawIp: (family: 4 | 6, mark: number, packets: [packet: Buffer, dst: string][]) => number;
+  /** SO_PEERCRED and SO_PEERGROUPS of a connected unix socket's peer. */
+  peerCredentials: (fd: number) => PeerCredentials;
+}
+
+/** Who is at the other end of a unix socket (as the kernel recorded it at connect). */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  /** Primary group. */
+  gid: number;
+  /** Supplementary groups. */
+  groups: number[];
 }
 
 let cached: NativeAddon | undefined;
@@ -58,8 +70,8 @@ export function nativeAddon(path: string = DEFAULT_ADDON_PATH): NativeAddon {
     );
   }
   const addon = mod as Partial<NativeAddon>;
-  if (typeof addon.IcmpSocket !== 'function' || typeof addon.getOriginalDst !== 'function' || typeof addon.sdNotify !== 'function' || typeof addon.sendRawIp !== 'function') {
-    throw new WanbraidError('WB_NATIVE', `native addon at ${path} lacks IcmpSocket/getOriginalDst/sdNotify/sendRawIp: it is from another version; rebuild it with \`npm run build\``);
+  if (typeof addon.IcmpSocket !== 'function' || typeof addon.getOriginalDst !== 'function' || typeof addon.sdNotify !== 'function' || typeof addon.sendRawIp !== 'function' || typeof addon.peerCredentials !== 'function') {
+    throw new WanbraidError('WB_NATIVE', `native addon at ${path} lacks IcmpSocket/getOriginalDst/sdNotify/sendRawIp/peerCredentials: it is from another version; rebuild it with \`npm run build\``);
   }
   if (path === DEFAULT_ADDON_PATH) cached = addon as NativeAddon;
   return addon as NativeAddon;

@@ -14,6 +14,7 @@ import { checkKeyFiles } from '../../relay/key.js';
 import { RtnlKernelSource } from '../../health/rtnl-source.js';
 import { RTPROT_WANBRAID } from '../../kernel/rtnl/index.js';
 import { plan } from '../../plan/planner.js';
+import { auditHooks } from '../../status/hooks.js';
 import { renderPlan } from '../../plan/render.js';
 import { probeSystem, type SystemProbe } from '../../daemon/preflight-probe.js';
 import type { SystemReport } from '../../daemon/preflight.js';
@@ -67,8 +68,10 @@ Then, under "system", probes this host for what the configuration needs (nft, th
 nftables table inet through nft --check of wanbraid's table, nexthop objects, conntrack netlink,
 the native addon) exactly as \`wanbraid run\` does before it starts: a missing one is named with
 what needs it and how to get it. Probes that need root are "skipped" when run without it.
-Exit status: 0 valid and nothing missing, 1 invalid, unreadable or something missing, 2 usage
-error. Changes nothing on the system.
+Hooks (hooks.dir) are checked as the daemon will: a directory or hook not owned by root or writable
+by its group or others is an error (the daemon refuses to run it).
+Exit status: 0 valid and nothing missing, 1 invalid, unreadable, an untrusted hook or something
+missing, 2 usage error. Changes nothing on the system.
 
   -c, --config FILE     configuration file
       --no-system       validate the file only (for a file meant for another machine)
@@ -108,6 +111,10 @@ async function runCheck(argv: string[], io: CliIO, probe: SystemProbe): Promise<
   for (const w of keys.warnings) io.err(`warning: ${w.path}: ${w.message}`);
   for (const e of keys.errors) io.err(`error: ${e.path}: ${e.message}`);
   if (keys.errors.length > 0) return EXIT_FAIL;
+  // Hooks run as root: a directory or hook that someone else could change is refused (and the daemon will not run it).
+  const hookProblems = cfg.hooks ? (await auditHooks(cfg.hooks.dir)).problems : [];
+  for (const p of hookProblems) io.err(`error: hooks.dir: ${p.path}: ${p.reason}`);
+  if (hookProblems.length > 0) return EXIT_FAIL;
   if (values.plan) {
     const names = cfg.links.map((l) => l.name);
     const offline = new Set((values.offline ?? '').split(',').filter((s) => s !== ''));

@@ -117,7 +117,7 @@ export function describe(r: Rule): string {
 function check(r: Rule): void {
   const what = `rule ${describe(r)}`;
   if (r.family !== 4 && r.family !== 6) throw invalid(what, `family must be 4 or 6, got ${String(r.family)}`);
-  if (!(r.action in ACTIONS)) throw invalid(what, `unknown action "${String(r.action)}"`);
+  if (!Object.hasOwn(ACTIONS, r.action)) throw invalid(what, `unknown action "${String(r.action)}"`);
   checkInt(what, 'priority', r.priority, 0, 0xffffffff);
   checkInt(what, 'protocol', r.protocol, 0, 255);
   checkInt(what, 'table', r.table, 1, 0xffffffff);

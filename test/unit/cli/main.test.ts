@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.js';
@@ -178,6 +178,29 @@ test('check warns when two exit keys are the same key (those entries could pose 
     assert.deepEqual(r.err.trim().split('\n'), [
       'warning: relay.exit.keys[1].keyFile: the same key as relay.exit.keys[0].keyFile: entries that share a key can pose as the exit to each other (give each entry its own `wanbraid keygen`)',
     ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('check: an untrusted hooks directory or hook is an error (exit 1) naming the file and why', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wanbraid-cli-'));
+  try {
+    const hooks = join(dir, 'hooks.d');
+    mkdirSync(hooks, { mode: 0o755 });
+    writeFileSync(join(hooks, '10-notify'), '#!/bin/sh\n', { mode: 0o755 });
+    const file = join(dir, 'w.yaml');
+    writeFileSync(file, `hooks: { dir: ${hooks} }\n`);
+    const ok = await cli('check', '-c', file);
+    assert.equal(ok.code, 0, ok.err);
+    chmodSync(join(hooks, '10-notify'), 0o775);
+    const bad = await cli('check', '-c', file);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.err, `error: hooks.dir: ${join(hooks, '10-notify')}: writable by its group (mode 0775): not run\n`);
+    chmodSync(hooks, 0o777);
+    const badDir = await cli('check', '-c', file);
+    assert.equal(badDir.code, 1);
+    assert.match(badDir.err, /hooks\.d: writable by its group and others \(mode 0777\): no hook in it runs/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -170,3 +170,22 @@ test('value parsers', () => {
   assert.deepEqual(parsePortRange('1000-2000'), { from: 1000, to: 2000 });
   assert.equal(parsePortRange('2000-1000'), undefined);
 });
+
+test('policy and set names are own keys: Object.prototype names are unknown', () => {
+  const issues = issuesOf(`
+lan: { interfaces: [lan0] }
+links:
+  - { name: a, interface: eth1, probe: { targets: [198.19.0.1] } }
+policies: { p: { links: [a] } }
+sets: { s1: { elements: [198.19.0.0/24] } }
+routing: { defaultPolicy: constructor }
+rules:
+  - { name: r1, match: { dst: ["@toString"] }, policy: p }
+  - { name: r2, match: { dst: ["@s1"] }, policy: hasOwnProperty }
+`);
+  assert.deepEqual(issues, [
+    'routing.defaultPolicy: unknown policy "constructor"',
+    'rules[0].match.dst[0]: unknown set "@toString"',
+    'rules[1].policy: unknown policy "hasOwnProperty"',
+  ]);
+});

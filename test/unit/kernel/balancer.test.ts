@@ -24,7 +24,9 @@ class FakeNft extends Nft {
     }
     this.batches.push(b);
   }
+  counterReads = 0;
   override async counters(): Promise<Map<string, CounterValue>> {
+    this.counterReads++;
     return new Map(this.counterValues);
   }
   /** What the kernel would list: the objects of the last table replace, unless a test sets one. */
@@ -355,4 +357,38 @@ test('nudges: the dead link\'s outbound LAN TCP clients get one each, from a dum
   assert.deepEqual(order, ['flush']);
   assert.deepEqual(r2.conntrack, [{ link: 'wan3', mark: 0x30000, ok: true }]);
   await b2.stop();
+});
+
+test('set names are own keys only: "toString", "constructor" and "__proto__" are unknown sets and change nothing', async () => {
+  const { b, nft } = setup();
+  const c = threeLinks({ sets: { cdn: { elements: ['198.19.0.0/24'] } } });
+  await b.apply(c, views(c));
+  const batches = nft.batches.length;
+  for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+    await assert.rejects(b.setElements(name, 'add', ['198.19.0.1']), { code: 'WB_REQUEST_INVALID', message: `unknown set "${name}" (known: bypass, cdn)` });
+    assert.throws(() => b.listSet(name), { code: 'WB_REQUEST_INVALID', message: `unknown set "${name}" (known: bypass, cdn)` });
+  }
+  assert.equal(nft.batches.length, batches, 'no nft batch for a refused set');
+  // Positive control: a real set name goes through and reaches nft.
+  await b.setElements('cdn', 'add', ['198.19.1.0/24']);
+  assert.equal(nft.batches.length, batches + 1);
+});
+
+test('status: concurrent requests share one nft counter read, kept about a second; a new table reads again', async () => {
+  const { b, nft, tick } = setup();
+  const c = threeLinks();
+  await b.apply(c, views(c));
+  await Promise.all(Array.from({ length: 300 }, () => b.status()));
+  assert.equal(nft.counterReads, 1, '300 concurrent status calls, one nft read');
+  tick(500);
+  await b.status();
+  assert.equal(nft.counterReads, 1, 'kept within the second');
+  tick(600);
+  await b.status();
+  assert.equal(nft.counterReads, 2, 'read again after it');
+  // A structural change replaces the table (its counters restart): the kept reading is dropped.
+  const c2 = threeLinks({ sets: { cdn: { elements: ['198.19.0.0/24'] } } });
+  await b.apply(c2, views(c2));
+  await b.status();
+  assert.equal(nft.counterReads, 3);
 });

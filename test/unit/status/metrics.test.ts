@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { formatMetrics } from '../../../src/status/metrics.js';
 import { MetricsServer, METRICS_CONTENT_TYPE } from '../../../src/status/metrics-server.js';
 import { silentLogger } from '../../../src/log.js';
@@ -63,7 +64,8 @@ function get(port: number, path: string, method = 'GET'): Promise<{ status: numb
 }
 
 test('the endpoint serves every collector on GET /metrics; 404, 405 and 500 otherwise', async () => {
-  const s = new MetricsServer({ host: '127.0.0.1', port: 0, logger: silentLogger() });
+  // No kept collection (TTL 0): each scrape below sees the collectors as they are now.
+  const s = new MetricsServer({ host: '127.0.0.1', port: 0, logger: silentLogger(), renderTtlMs: 0 });
   s.addCollector(() => [{ name: 'wanbraid_link_up', help: 'Up.', type: 'gauge', samples: [{ labels: { link: 'wan1' }, value: 1 }] }]);
   // A second contributor, as the balancer will be.
   let balancerFails = false;
@@ -107,5 +109,104 @@ test('listening on a busy port is a clear error', async () => {
     await assert.rejects(b.start(), (e: Error & { code?: string }) => e.code === 'WB_METRICS_LISTEN' && /^metrics.listen: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/.test(e.message));
   } finally {
     await a.stop();
+  }
+});
+
+test('concurrent scrapes share one collection, kept for the TTL; a scrape after it collects again', async () => {
+  let clock = 0;
+  const s = new MetricsServer({ host: '127.0.0.1', port: 0, logger: silentLogger(), maxConnections: 64, now: () => clock });
+  let runs = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  s.addCollector(async () => {
+    runs++;
+    await gate;
+    return [{ name: 'wanbraid_runs', help: 'Runs.', type: 'gauge', samples: [{ value: runs }] }];
+  });
+  await s.start();
+  try {
+    const port = s.address()!.port;
+    const all = Array.from({ length: 40 }, () => get(port, '/metrics'));
+    // The collection is held open until the first request started it; requests that arrive
+    // while it runs share it, and those that arrive after it get its kept text (same clock).
+    while (runs === 0) await new Promise((r) => setTimeout(r, 5));
+    release();
+    const replies = await Promise.all(all);
+    assert.ok(replies.every((r) => r.status === 200 && r.body.includes('wanbraid_runs 1')));
+    assert.equal(runs, 1, '40 concurrent scrapes, one collection');
+    assert.equal((await get(port, '/metrics')).body.includes('wanbraid_runs 1'), true, 'kept within the TTL');
+    assert.equal(runs, 1);
+    clock += 1000;
+    assert.match((await get(port, '/metrics')).body, /^wanbraid_runs 2$/m);
+    assert.equal(runs, 2);
+    assert.equal(s.collections, 2);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('connections beyond maxConnections are closed on accept; the server keeps serving', async () => {
+  const s = new MetricsServer({ host: '127.0.0.1', port: 0, logger: silentLogger(), maxConnections: 4 });
+  s.addCollector(() => [{ name: 'wanbraid_up', help: 'Up.', type: 'gauge', samples: [{ value: 1 }] }]);
+  await s.start();
+  const held: Socket[] = [];
+  try {
+    const port = s.address()!.port;
+    // Four keep-alive connections, each with one answered request (so the server counts them).
+    for (let i = 0; i < 4; i++) {
+      const sock = connect(port, '127.0.0.1');
+      held.push(sock);
+      const answer = await new Promise<string>((resolve, reject) => {
+        let buf = '';
+        sock.on('data', (b: Buffer) => {
+          buf += b.toString();
+          if (buf.includes('wanbraid_up 1')) resolve(buf);
+        });
+        sock.on('error', reject);
+        sock.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+      });
+      assert.match(answer, /^HTTP\/1\.1 200/);
+    }
+    // A fifth: closed by the server without an answer.
+    const fifth = await new Promise<{ data: string }>((resolve) => {
+      const sock = connect(port, '127.0.0.1');
+      let data = '';
+      sock.on('data', (b: Buffer) => (data += b.toString()));
+      sock.on('error', () => undefined);
+      sock.on('close', () => resolve({ data }));
+      sock.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    assert.equal(fifth.data, '');
+    assert.equal(s.droppedConnections, 1);
+    // Positive control: once the held connections are gone, a new scrape is served.
+    await Promise.all(held.map((h) => new Promise((r) => { h.once('close', r); h.end(); })));
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) {
+      ok = await get(port, '/metrics').then((r) => r.status === 200, () => false);
+      if (!ok) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(ok, 'served again after the held connections closed');
+  } finally {
+    held.forEach((h) => h.destroy());
+    await s.stop();
+  }
+});
+
+test('a request whose headers exceed the limit is refused with 431', async () => {
+  const s = new MetricsServer({ host: '127.0.0.1', port: 0, logger: silentLogger() });
+  await s.start();
+  try {
+    const port = s.address()!.port;
+    const reply = await new Promise<string>((resolve) => {
+      const sock = connect(port, '127.0.0.1');
+      let data = '';
+      sock.on('data', (b: Buffer) => (data += b.toString()));
+      sock.on('error', () => undefined);
+      sock.on('close', () => resolve(data));
+      sock.write(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10 * 1024)}\r\n\r\n`);
+    });
+    assert.match(reply, /^HTTP\/1\.1 431/);
+  } finally {
+    await s.stop();
   }
 });
