@@ -102,63 +102,54 @@ test('beyond the tracking cap a flow is nudged once and counted untracked; close
   assert.equal(closed.n.nudge('wan2', [flow(12)], 7), 0, 'a closed nudger sends nothing');
 });
 
-test('a destroyed entry confirms a flow unless it carries the dead link\'s mark (the flush\'s own deletions)', async () => {
-  const sent: number[] = [];
-  let emit: ((f: CtFlow) => void) | undefined;
-  let watching = 0;
-  const n = new Nudger({
+/** A nudger with a destroy-event source the test drives (`emit`), counting open watchers. */
+function watched(getFlow: (f: CtFlow) => Promise<CtFlow | undefined>) {
+  const w = { sent: [] as number[], watching: 0, emit: undefined as ((f: CtFlow) => void) | undefined, n: undefined as unknown as Nudger };
+  w.n = new Nudger({
     log: pino({ level: 'silent' }),
     schedule: SCHEDULE,
     send: (_family, _mark, packets) => {
-      for (const [p] of packets) sent.push(p.subarray(20).readUInt16BE(2));
+      for (const [p] of packets) w.sent.push(p.subarray(20).readUInt16BE(2));
       return packets.length;
     },
-    getFlow: () => Promise.resolve(undefined), // a reset entry is gone at once: absence proves nothing
+    getFlow,
     watchDestroyed: (cb) => {
-      emit = cb;
-      watching++;
-      return { close: () => void watching-- };
+      w.emit = cb;
+      w.watching++;
+      return { close: () => void w.watching-- };
     },
   });
+  return w;
+}
+
+test('a destroyed entry confirms a flow unless it carries the dead link\'s mark (the flush\'s own deletions)', async () => {
+  // A reset entry is gone at once: absence proves nothing.
+  const w = watched(() => Promise.resolve(undefined));
+  const { n, sent } = w;
   n.nudge('wan2', [flow(20), flow(21)], 7, { mark: 0x20000, mask: 0xff0000 });
-  assert.equal(watching, 1, 'destroy events are followed while flows are');
-  emit!({ ...flow(20), mark: 0x20000 }); // the flushed entry itself: not a reset
-  emit!({ ...flow(21), mark: 0x10000 }); // the client's answer, pinned to wan1, reset by the server
-  emit!({ ...flow(99), mark: 0x10000 }); // someone else's entry
+  assert.equal(w.watching, 1, 'destroy events are followed while flows are');
+  w.emit!({ ...flow(20), mark: 0x20000 }); // the flushed entry itself: not a reset
+  w.emit!({ ...flow(21), mark: 0x10000 }); // the client's answer, pinned to wan1, reset by the server
+  w.emit!({ ...flow(99), mark: 0x10000 }); // someone else's entry
   await settled(n);
   assert.equal(sent.filter((p) => p === 21).length, 1, 'the reset flow is not nudged again');
   assert.equal(sent.filter((p) => p === 20).length, SCHEDULE.length, 'the other is nudged until the schedule ends');
   assert.deepEqual({ ...n.counters() }, { sent: 1 + SCHEDULE.length, confirmed: 1, retried: SCHEDULE.length - 1, unconfirmed: 1, untracked: 0, following: 0 });
-  assert.equal(watching, 0, 'the watcher closes with the last followed flow');
+  assert.equal(w.watching, 0, 'the watcher closes with the last followed flow');
 });
 
 test('a reset drawn between the flush and the nudge (seen after prepare) needs no nudge', async () => {
-  const sent: number[] = [];
-  let emit: ((f: CtFlow) => void) | undefined;
-  let watching = 0;
-  const n = new Nudger({
-    log: pino({ level: 'silent' }),
-    schedule: SCHEDULE,
-    send: (_family, _mark, packets) => {
-      for (const [p] of packets) sent.push(p.subarray(20).readUInt16BE(2));
-      return packets.length;
-    },
-    getFlow: (f) => Promise.resolve({ ...f, tcpState: 8 }),
-    watchDestroyed: (cb) => {
-      emit = cb;
-      watching++;
-      return { close: () => void watching-- };
-    },
-  });
+  const w = watched((f) => Promise.resolve({ ...f, tcpState: 8 }));
+  const { n, sent } = w;
   const done = n.prepare('wan2');
-  assert.equal(watching, 1, 'listening before the flush');
-  emit!({ ...flow(30), mark: 0x20000 }); // flushed
-  emit!({ ...flow(31), mark: 0x20000 }); // flushed
-  emit!({ ...flow(31), mark: 0x30000 }); // then its retransmission drew a reset through wan3
+  assert.equal(w.watching, 1, 'listening before the flush');
+  w.emit!({ ...flow(30), mark: 0x20000 }); // flushed
+  w.emit!({ ...flow(31), mark: 0x20000 }); // flushed
+  w.emit!({ ...flow(31), mark: 0x30000 }); // then its retransmission drew a reset through wan3
   assert.equal(n.nudge('wan2', [flow(30), flow(31)], 7, { mark: 0x20000, mask: 0xff0000 }), 1);
   done();
   await settled(n);
   assert.deepEqual(sent, [30]);
   assert.equal(n.counters().confirmed, 2);
-  assert.equal(watching, 0);
+  assert.equal(w.watching, 0);
 });
