@@ -132,7 +132,12 @@ export interface ClientResult {
 }
 
 /** Connect, upload `upload` bytes of pattern `seed` then FIN, read everything until the server closes. */
-export function client(port: number, upload: number, seed: number, expectReply: number, host = '127.0.0.1'): Promise<ClientResult> {
+/**
+ * A connection that uploads `upload` pattern bytes and reads the reply. With `endAfterMs` it keeps
+ * its sending side open that long after the upload before closing it (the target replies in full
+ * only after that): a flow that cannot finish before something the test does to it.
+ */
+export function client(port: number, upload: number, seed: number, expectReply: number, host = '127.0.0.1', opts: { endAfterMs?: number } = {}): Promise<ClientResult> {
   return new Promise((resolve) => {
     const s = net.connect({ host, port, allowHalfOpen: true });
     const h = createHash('sha256');
@@ -162,7 +167,8 @@ export function client(port: number, upload: number, seed: number, expectReply: 
           return;
         }
       }
-      s.end();
+      if (opts.endAfterMs === undefined) s.end();
+      else setTimeout(() => s.end(), opts.endAfterMs).unref();
     };
     s.once('connect', pump);
   });

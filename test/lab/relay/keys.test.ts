@@ -94,7 +94,8 @@ test('per-entry keys: each entry with its own key; key B can pose neither as the
   assert.match(fooled.status().entries[0]!.paths[0]!.reason ?? '', /wrong key/);
 
   // Revocation: with a flow running on each entry, reload the exit without east's key.
-  const eastRun = client(eastPort, 1 * MB, 6, 64 * MB);
+  // East's flow keeps its sending side open for 30 s, so it cannot end by itself before the reload.
+  const eastRun = client(eastPort, 1 * MB, 6, 64 * MB, '127.0.0.1', { endAfterMs: 30_000 });
   const westRun = client(westPort, 1 * MB, 7, 64 * MB);
   await waitFor('both flows open at the exit', () => exit.status().exit!.sessions.every((s) => s.flows > 0) && sessions().length === 2);
   await exit.reload(exitCfg(`{ name: west, keyFile: ${keyB} }`));
