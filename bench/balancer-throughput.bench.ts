@@ -5,12 +5,15 @@
  * With wanbraid: the Balancer's full ruleset and policy routing, the policy pinned to wan1.
  *
  * A single round varies by about ±10 % on a shared 2-core machine, against a 5 % goal, so the two
- * sides alternate over many rounds (15 each; the side that goes first alternates too, so a drift
- * over the run does not favour either) and the goal is the ratio of the two medians. Reported:
- * min / median / max of each side, and the per-round ratio (wanbraid / reference of the same
- * round) with a distribution-free 95 % confidence interval of its median, which says whether the
- * run resolved the 5 % question. The balancer's driver process is ended after each wanbraid round
- * (and checked gone), so nothing of wanbraid runs during a reference measurement.
+ * sides alternate over many rounds (15 each, WANBRAID_BENCH_ROUNDS=N for more; the side that goes
+ * first alternates too, so a drift over the run does not favour either) and the goal is the ratio
+ * of the two medians. Reported: min / median / max of each side, and the per-round ratio
+ * (wanbraid / reference of the same round) with a distribution-free 95 % confidence interval of
+ * its median, which says whether the run resolved the 5 % question: `verdict` is "resolved: met"
+ * (the interval lies at or above 0.95), "resolved: missed" (below) or "unresolved" (it straddles
+ * 0.95: the machine was too noisy for this many rounds, whatever the ratio of medians says).
+ * The balancer's driver process is ended after each wanbraid round (and checked gone), so nothing
+ * of wanbraid runs during a reference measurement.
  */
 import { goal, median, medianCi, type Benchmark } from './harness.js';
 import { BalancerLab, labConfig } from '../test/lab/plan/harness.js';
@@ -19,6 +22,14 @@ const BASE_NFT = 'table inet bench_base {\n chain post {\n  type nat hook postro
 
 function spread(xs: readonly number[]): { min: number; median: number; max: number } {
   return { min: Math.min(...xs), median: median(xs), max: Math.max(...xs) };
+}
+
+function roundsFromEnv(quick: boolean): number {
+  const v = process.env.WANBRAID_BENCH_ROUNDS;
+  if (v === undefined || v === '') return quick ? 3 : 15;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error(`WANBRAID_BENCH_ROUNDS: expected an integer 1..200, got "${v}"`);
+  return n;
 }
 
 function gone(pid: number): boolean {
@@ -78,7 +89,7 @@ export const benchmark: Benchmark = {
       const base: number[] = [];
       const wb: number[] = [];
       const order: string[] = [];
-      const rounds = ctx.quick ? 3 : 15;
+      const rounds = roundsFromEnv(ctx.quick);
       // The lab came up with a balancer and its driver running: end both before the first
       // reference (Driver.stop waits for the process to exit).
       await L.stop();
@@ -98,6 +109,8 @@ export const benchmark: Benchmark = {
       const ratio = median(wb) / median(base);
       const paired = wb.map((w, i) => w / base[i]!);
       const ci = medianCi(paired, 0.95);
+      const verdict = ci === null ? 'unresolved' : ci.lo >= 0.95 ? 'resolved: met' : ci.hi < 0.95 ? 'resolved: missed' : 'unresolved';
+      ctx.progress(`paired ratio median ${median(paired).toFixed(3)}, 95 % CI ${ci ? `${ci.lo.toFixed(3)}..${ci.hi.toFixed(3)}` : 'n/a (too few rounds)'}: ${verdict}`);
       return {
         goals: [goal('throughput with wanbraid / without (medians)', ratio * 100, '%', '>=', 95)],
         data: {
@@ -108,6 +121,7 @@ export const benchmark: Benchmark = {
           wanbraid: spread(wb),
           ratio,
           pairedRatio: { ...spread(paired), ci95: ci },
+          verdict,
           referenceBitsPerSecond: base,
           wanbraidBitsPerSecond: wb,
           referenceMedian: median(base),

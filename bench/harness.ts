@@ -3,14 +3,15 @@
  *
  * Benchmarks are modules named `bench/<name>.bench.ts` exporting `benchmark: Benchmark`. Each run
  * writes `bench/results/<name>.json` holding the run's provenance ({@link RunInfo}: git commit and
- * whether the tree was dirty, the `--quick` flag, node and kernel versions, the machine, the date),
+ * whether the tree was dirty, the `--quick` flag, node and kernel versions, the machine, the date,
+ * the load average at start and end),
  * every raw sample and the summary, so docs/benchmarks.md can quote medians and ratios against a
  * reference measured in the same run (these machines are shared and noisy: never compare against
  * a figure from another day). The provenance is added here, in {@link writeResult}, for every
  * benchmark alike. A `--quick` run writes `bench/results/<name>.quick.json` (not committed), so it
  * never replaces the full result that the docs quote.
  */
-import { cpus, totalmem, release, hostname } from 'node:os';
+import { cpus, totalmem, release, hostname, loadavg } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -130,7 +131,14 @@ export interface RunInfo {
   /** ISO time the benchmark started. */
   date: string;
   machine: Record<string, unknown>;
+  /**
+   * The 1-, 5- and 15-minute load averages when the benchmark started and ended: how busy the
+   * shared machine was (compare with machine.cores).
+   */
+  load: { start: number[]; end?: number[] };
 }
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
 
 function git(args: string[]): string | null {
   try {
@@ -152,6 +160,7 @@ export function runInfo(opts: { quick: boolean; startedAt: Date }): RunInfo {
     kernel: release(),
     date: opts.startedAt.toISOString(),
     machine: machine(),
+    load: { start: loadavg().map(round2) },
   };
 }
 
@@ -163,6 +172,7 @@ export function resultFile(name: string, quick: boolean): string {
 export function writeResult(name: string, out: BenchOutput, run: RunInfo): string {
   const file = resultFile(name, run.quick);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify({ benchmark: name, run, date: run.date, machine: run.machine, ...out }, null, 2) + '\n');
+  const done: RunInfo = { ...run, load: { ...run.load, end: loadavg().map(round2) } };
+  writeFileSync(file, JSON.stringify({ benchmark: name, run: done, date: run.date, machine: run.machine, ...out }, null, 2) + '\n');
   return file;
 }

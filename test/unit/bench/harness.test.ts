@@ -56,7 +56,7 @@ test('a quick run writes beside the full result, never over it', () => {
   assert.match(resultFile('relay', true), /\/bench\/results\/relay\.quick\.json$/);
 });
 
-test('every result records commit, dirty flag, quick flag, node, kernel, date and cores', () => {
+test('every result records commit, dirty flag, quick flag, node, kernel, date, cores and load', () => {
   const at = new Date('2026-12-07T12:00:00Z');
   const r = runInfo({ quick: true, startedAt: at });
   let head: string | null = null;
@@ -73,6 +73,7 @@ test('every result records commit, dirty flag, quick flag, node, kernel, date an
   assert.match(r.kernel, /^\d+\.\d+/);
   assert.equal(r.date, '2026-12-07T12:00:00.000Z');
   assert.equal(typeof r.machine.cores, 'number');
+  assert.equal(r.load.start.length, 3);
 });
 
 test('balancer-apply: every scheduled apply changes exactly one link, each link down and up in turn', () => {
