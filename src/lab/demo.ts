@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Lab } from './lab.js';
+import { NS_PREFIX, newRunId } from './netns.js';
 import { CLIENT_SCRIPT } from './topology.js';
 import { exec } from '../util/exec.js';
 import { request, subscribe } from '../status/client.js';
@@ -135,10 +136,24 @@ function holdInBackground(lab: Lab, args: string[], timeoutMs: number): { ready:
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function hostState(): Promise<string> {
+/**
+ * `ip netns list` and `ip -br link` of the host. Namespaces of other wanbraid labs (another run id:
+ * tests or benchmarks running beside the demo on a shared machine) come and go on their own and
+ * are left out; the demo's own and every other namespace are compared.
+ */
+async function hostState(runId: string): Promise<string> {
   const ns = await exec(['ip', 'netns', 'list'], { allowFail: true });
   const links = await exec(['ip', '-br', 'link'], { allowFail: true });
-  return `${ns.stdout}\n--\n${links.stdout}`;
+  return `${namespacesToCompare(ns.stdout, runId)}\n--\n${links.stdout}`;
+}
+
+/** `ip netns list` output without the lines of other wanbraid runs' namespaces. */
+export function namespacesToCompare(list: string, runId: string): string {
+  const other = new RegExp(`^${NS_PREFIX}(?!${runId}-)[0-9a-f]{6}-`);
+  return list
+    .split('\n')
+    .filter((l) => !other.test(l))
+    .join('\n');
 }
 
 async function status(sock: string): Promise<StatusObject> {
@@ -305,9 +320,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 
 /** Runs the demo and checks the host afterwards. */
 export async function demo(opts: DemoOptions): Promise<DemoResult> {
-  const before = await hostState();
-  const r = await runDemo(opts);
-  const after = await hostState();
+  const runId = opts.runId ?? newRunId();
+  const before = await hostState(runId);
+  const r = await runDemo({ ...opts, runId });
+  const after = await hostState(runId);
   r.hostUnchanged = before === after;
   opts.out(r.hostUnchanged ? '    host: `ip netns list` and `ip link` are as they were before the demo' : `    host: CHANGED\n--- before\n${before}\n--- after\n${after}`);
   return r;

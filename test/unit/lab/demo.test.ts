@@ -1,7 +1,7 @@
 /** The demo's reading of the router's conntrack table: which link each held connection is on. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { linksByPort } from '../../../src/lab/demo.js';
+import { linksByPort, namespacesToCompare } from '../../../src/lab/demo.js';
 import { labAddressing } from '../../../src/lab/addressing.js';
 
 const links = labAddressing(3).links;
@@ -27,4 +27,11 @@ test('each established connection maps to the link its reply is addressed to', (
 
 test('empty output maps nothing', () => {
   assert.equal(linksByPort('', links).size, 0);
+});
+
+test('the host check leaves out other wanbraid runs\' namespaces, and keeps the demo\'s own and everyone else\'s', () => {
+  const list = ['wanbraid-abc123-router (id: 4)', 'wanbraid-0f0f0f-client', 'wanbraid-abc123-client', 'docker-ns', 'wanbraid-notarun'].join('\n');
+  assert.equal(namespacesToCompare(list, 'abc123'), ['wanbraid-abc123-router (id: 4)', 'wanbraid-abc123-client', 'docker-ns', 'wanbraid-notarun'].join('\n'));
+  // Positive control: a leftover of the demo's own run shows up as a difference.
+  assert.notEqual(namespacesToCompare('docker-ns', 'abc123'), namespacesToCompare('docker-ns\nwanbraid-abc123-router', 'abc123'));
 });
