@@ -1,13 +1,14 @@
 /**
  * `npm run bench [-- NAME... | --list | --quick]`: runs the benchmarks in dist/bench/*.bench.js
- * (all, or the named ones), one at a time, writing bench/results/<name>.json and printing each
+ * (all, or the named ones), one at a time, writing bench/results/<name>.json (with --quick:
+ * <name>.quick.json) with the run's provenance (harness.ts RunInfo), and printing each
  * goal with its measured figure. Needs root (benchmarks build lab namespaces). Exit status 1 when
  * a benchmark fails to run; a missed goal is reported, not an error.
  */
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { writeResult, type Benchmark } from './harness.js';
+import { runInfo, writeResult, type Benchmark } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -37,12 +38,14 @@ async function main(argv: string[]): Promise<number> {
   const chosen = names.length > 0 ? all.filter((b) => names.includes(b.name)) : all;
   let failed = 0;
   for (const b of chosen) {
-    const started = new Date();
+    // Provenance is taken before the run, so a tree edited during it is not mistaken for the one measured.
+    const run = runInfo({ quick, startedAt: new Date() });
     const t0 = performance.now();
     console.error(`== ${b.name}: ${b.description}`);
+    console.error(`   ${b.name}: commit ${run.commit ?? 'unknown'}${run.dirty ? ' (dirty tree)' : ''}${quick ? ', --quick (written apart, not a figure to quote)' : ''}, node ${run.node}, kernel ${run.kernel}`);
     try {
       const out = await b.run({ quick, progress: (m) => console.error(`   ${b.name}: ${m}`) });
-      const file = writeResult(b.name, out, started);
+      const file = writeResult(b.name, out, run);
       for (const g of out.goals) console.log(`${g.met ? 'MET ' : 'MISS'} ${b.name}: ${g.what} = ${g.value} ${g.unit} (goal ${g.target})`);
       console.error(`   ${b.name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${file}`);
     } catch (err) {

@@ -8,7 +8,10 @@
  *   echo tcp|udp HOST PORT TEXT   sends TEXT, expects it back
  *   hold HOST PORT COUNT [MS]     opens COUNT connections to the hold service, checks each echoes,
  *                                 keeps them MS milliseconds, checks each still echoes (counting
- *                                 the ones that died), closes
+ *                                 the ones that died), closes; `connections` gives each one's local
+ *                                 port and outcome at both checks (echoed, timeout, ECONNRESET, ...),
+ *                                 and once all are open and checked a line {held, echoed, localPorts}
+ *                                 goes to stderr, for a caller that acts while they are held
  *   sink HOST PORT BYTES          sends BYTES random bytes, checks the service's byte count and sha256
  *   raw tcp|udp HOST PORT HEX     sends the bytes, prints what comes back within the timeout (ok once sent)
  *
@@ -129,23 +132,48 @@ async function echo(proto: string, host: string, port: number, text: string, o: 
   }
 }
 
+/** What became of one held connection at a check: 'echoed', 'wrong-echo', 'timeout', 'closed' or the socket's error code (e.g. 'ECONNRESET'). */
+export type HoldOutcome = string;
+
 async function hold(host: string, port: number, count: number, keepMs: number, o: Opts): Promise<Result> {
   const sockets: Socket[] = [];
+  // The first error each connection saw (a reset between checks arrives here, not at the check).
+  const errors: (string | undefined)[] = [];
   try {
     for (let i = 0; i < count; i++) {
       const s = await tcpConnect(host, port, o);
-      s.on('error', () => undefined); // a reset between checks is counted by the next check
+      errors.push(undefined);
+      s.on('error', (e: NodeJS.ErrnoException) => (errors[i] ??= e.code ?? e.message));
       sockets.push(s);
     }
-    const check = async (round: string) => {
+    const check = async (round: string): Promise<HoldOutcome[]> => {
       // A connection that died (reset, or silent until the timeout) counts as not echoing.
-      const echoes = await Promise.allSettled(sockets.map((s, i) => roundTrip(s, Buffer.from(`${round} ${i}\n`), o.timeoutMs)));
-      return echoes.filter((e, i) => e.status === 'fulfilled' && e.value.toString() === `${round} ${i}\n`).length;
+      return Promise.all(
+        sockets.map(async (s, i): Promise<HoldOutcome> => {
+          if (s.destroyed) return errors[i] ?? 'closed';
+          try {
+            const back = await roundTrip(s, Buffer.from(`${round} ${i}\n`), o.timeoutMs);
+            return back.toString() === `${round} ${i}\n` ? 'echoed' : 'wrong-echo';
+          } catch (err) {
+            return errors[i] ?? (err instanceof Error && /no answer within/.test(err.message) ? 'timeout' : String((err as NodeJS.ErrnoException).code ?? err));
+          }
+        }),
+      );
     };
     const first = await check('open');
+    const localPorts = sockets.map((s) => s.localPort ?? 0);
+    // Progress for a caller that acts while the connections are held (the lab demo): one JSON line on stderr.
+    process.stderr.write(JSON.stringify({ held: sockets.length, echoed: first.filter((x) => x === 'echoed').length, localPorts }) + '\n');
     await new Promise((r) => setTimeout(r, keepMs));
     const later = await check('later');
-    return { ok: first === count && later === count, opened: sockets.length, echoed: first, stillEchoing: later };
+    const n = (xs: HoldOutcome[]) => xs.filter((x) => x === 'echoed').length;
+    return {
+      ok: n(first) === count && n(later) === count,
+      opened: sockets.length,
+      echoed: n(first),
+      stillEchoing: n(later),
+      connections: sockets.map((_, i) => ({ localPort: localPorts[i], open: first[i], later: later[i] })),
+    };
   } finally {
     for (const s of sockets) s.destroy();
   }

@@ -242,7 +242,9 @@ const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2,
 async function runDemo(argv: string[], io: CliIO): Promise<number> {
   parse('lab demo', argv, {});
   const r = await demo({ out: (t) => io.out(t) });
-  const ok = r.routerClean && r.hostUnchanged && r.afterFailover.echoed === r.afterFailover.opened;
+  // Every held connection has a link; those on the blackholed wan1 were cut, every other one still answers.
+  const heldOk = r.held.connections.length === r.held.opened && r.held.connections.every((c) => c.link !== null && (c.link === 'wan1') !== (c.later === 'echoed'));
+  const ok = heldOk && r.routerClean && r.hostUnchanged && r.afterFailover.echoed === r.afterFailover.opened;
   io.out(ok ? '\ndemo done.' : '\ndemo finished with problems (see above).');
   return ok ? EXIT_OK : EXIT_FAIL;
 }

@@ -4,16 +4,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_ADDON_PATH, nativeAddon } from '../../../src/native/addon.js';
+import { nativeAddon } from '../../../src/native/addon.js';
 import { connectionFamily, getOriginalDst } from '../../../src/native/original-dst.js';
 import { NativeCallError } from '../../../src/native/errors.js';
 import { WanbraidError } from '../../../src/errors.js';
+import { nativeAddonBuilt } from '../../helpers/prereq.js';
 
-const built = existsSync(DEFAULT_ADDON_PATH);
-const needsAddon = { skip: built ? false : `the addon is not built (${DEFAULT_ADDON_PATH}); run npm run build` };
+// Skips when the addon is not built, fails instead in CI (test/helpers/prereq.ts).
+const needsAddon = nativeAddonBuilt();
 
 test('a missing addon is WB_NATIVE with the way to build it', () => {
   assert.throws(
@@ -43,7 +44,7 @@ test('the connection family comes from the peer, v4-mapped peers included', () =
   assert.equal(connectionFamily('::ffff:1:2'), 6);
 });
 
-test('the addon checks its arguments before any system call', needsAddon, () => {
+needsAddon.test('the addon checks its arguments before any system call', () => {
   const addon = nativeAddon();
   const bad = (fn: () => unknown, re: RegExp) =>
     assert.throws(fn, (e: unknown) => e instanceof TypeError && (e as NodeJS.ErrnoException).code === 'ERR_INVALID_ARG_VALUE' && re.test(e.message));
@@ -55,7 +56,7 @@ test('the addon checks its arguments before any system call', needsAddon, () => 
   bad(() => addon.getOriginalDst(1.5, 4), /fd must be an integer/);
 });
 
-test('getOriginalDst on something that is not a socket reports the errno', needsAddon, () => {
+needsAddon.test('getOriginalDst on something that is not a socket reports the errno', () => {
   const fd = openSync('/dev/null', 'r');
   try {
     assert.throws(() => getOriginalDst(fd, 4), (e: unknown) => e instanceof NativeCallError && e.errno === 'ENOTSOCK' && e.code === 'WB_NATIVE');

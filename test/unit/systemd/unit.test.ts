@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { systemdAnalyze } from '../../helpers/prereq.js';
 
 const UNIT = new URL('../../../../systemd/wanbraid.service', import.meta.url).pathname;
 const BIN = new URL('../../../../bin/wanbraid', import.meta.url).pathname;
@@ -27,9 +28,9 @@ function verify(text: string): { status: number | null; stderr: string } {
   }
 }
 
-const haveSystemdAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
-// Without systemd-analyze the checks skip, except under CI, where a missing tool must fail them.
-const noAnalyzer = !haveSystemdAnalyze && !process.env.CI && 'systemd-analyze not installed';
+// Skips without systemd-analyze, fails instead in CI (test/helpers/prereq.ts).
+const needs = systemdAnalyze();
+
 
 /** The overall exposure `systemd-analyze security --offline=yes` gives the unit text. */
 function exposure(text: string): { score: number; report: string } {
@@ -47,12 +48,12 @@ function exposure(text: string): { score: number; report: string } {
   }
 }
 
-test('the unit\'s exposure score is at most 2.5', { skip: noAnalyzer }, () => {
+needs.test('the unit\'s exposure score is at most 2.5', () => {
   const { score, report } = exposure(readFileSync(UNIT, 'utf8'));
   assert.ok(score <= 2.5, `exposure ${score} > 2.5:\n${report.split('\n').filter((l) => l.includes('✗')).join('\n')}`);
 });
 
-test('positive control: without its system call filter and device, proc and mount lines it scores worse than 2.5', { skip: noAnalyzer }, () => {
+needs.test('positive control: without its system call filter and device, proc and mount lines it scores worse than 2.5', () => {
   const weakened = readFileSync(UNIT, 'utf8')
     .split('\n')
     .filter((l) => !/^(SystemCallFilter|PrivateDevices|ProtectProc|PrivateMounts|UMask)=/.test(l))
@@ -60,13 +61,13 @@ test('positive control: without its system call filter and device, proc and moun
   assert.ok(exposure(weakened).score > 2.5);
 });
 
-test('the unit verifies cleanly', { skip: noAnalyzer }, () => {
+needs.test('the unit verifies cleanly', () => {
   const r = verify(readFileSync(UNIT, 'utf8'));
   assert.equal(r.stderr, '');
   assert.equal(r.status, 0);
 });
 
-test('positive control: a misspelt directive is caught', { skip: noAnalyzer }, () => {
+needs.test('positive control: a misspelt directive is caught', () => {
   const r = verify(readFileSync(UNIT, 'utf8').replace('NoNewPrivileges=', 'NoNewPrivilege='));
   assert.match(r.stderr, /Unknown key 'NoNewPrivilege'/);
 });
