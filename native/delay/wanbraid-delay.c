@@ -62,8 +62,9 @@
 #define READ_BATCH 256
 #define MAX_CLIENTS 8
 #define SLEW 0.5 /* jitter offset change, ns per ns */
-/* Bounds on settings (microseconds): nothing in a lab needs more than 10 s. */
+/* Bounds on settings (microseconds): delay, jitter and stall at most 10 s, mean stall interval 1 h. */
 #define MAX_SETTING_US 10000000LL
+#define MAX_INTERVAL_US 3600000000LL
 
 struct params {
   int64_t delay_ns, jitter_ns, stall_ns, stall_every_ns;
@@ -304,7 +305,7 @@ static int parse_params(const char *s, struct params *p) {
     char *end;
     errno = 0;
     long long x = strtoll(c, &end, 10);
-    if (end == c || errno || x < 0 || x > MAX_SETTING_US) return -1;
+    if (end == c || errno || x < 0 || x > (n == 3 ? MAX_INTERVAL_US : MAX_SETTING_US)) return -1;
     v[n++] = x;
     if (*end == '\0' || *end == ' ' || *end == '\n' || *end == '\r') break;
     if (*end != ',') return -1;

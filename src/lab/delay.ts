@@ -49,8 +49,10 @@ export type DelaySpec = string | null | undefined | LinkDelay;
 
 export const NO_DELAY: LinkDelay = { down: null, up: null };
 
-/** Longest delay, jitter, stall or stall interval the lab accepts (the element's own bound). */
+/** Longest delay, jitter or stall the lab accepts (the element's own bound). */
 export const MAX_DELAY_MS = 10_000;
+/** Longest mean interval between stalls. */
+export const MAX_STALL_EVERY_MS = 3_600_000;
 
 /** The element's tun devices in the middle node. */
 export const DELAY_DEVS = { up: 'dlyup', down: 'dlydown' } as const;
@@ -62,17 +64,18 @@ function labError(message: string): WanbraidError {
 const TIME_UNITS: Record<string, number> = { us: 0.001, µs: 0.001, ms: 1, s: 1000 };
 
 /** `30ms`, `1.5s`, `500us`, or a bare number of milliseconds → milliseconds (µs resolution). */
-export function parseDuration(text: string, what: string): number {
+export function parseDuration(text: string, what: string, maxMs = MAX_DELAY_MS): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s)?\s*$/.exec(text);
   if (!m) throw labError(`${what}: "${text}" is not a duration (like 30ms, 1.5s, 500us)`);
   const ms = Number(m[1]) * TIME_UNITS[m[2] ?? 'ms']!;
-  if (!Number.isFinite(ms) || ms > MAX_DELAY_MS) throw labError(`${what}: ${text} is more than ${MAX_DELAY_MS / 1000} s`);
+  if (!Number.isFinite(ms) || ms > maxMs) throw labError(`${what}: ${text} is more than ${maxMs / 1000} s`);
   return Math.round(ms * 1000) / 1000;
 }
 
 function checkOneWay(d: OneWayDelay, what: string): OneWayDelay {
   for (const [k, v] of Object.entries(d)) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_DELAY_MS) throw labError(`${what}: ${k} ${String(v)} is not a number of milliseconds from 0 to ${MAX_DELAY_MS}`);
+    const max = k === 'stallEveryMs' ? MAX_STALL_EVERY_MS : MAX_DELAY_MS;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) throw labError(`${what}: ${k} ${String(v)} is not a number of milliseconds from 0 to ${max}`);
   }
   if (d.jitterMs > d.delayMs) throw labError(`${what}: jitter ${d.jitterMs} ms is more than the delay ${d.delayMs} ms (a packet cannot leave before it arrived)`);
   if ((d.stallMs > 0) !== (d.stallEveryMs > 0)) throw labError(`${what}: a stall needs both its length and its mean interval`);
@@ -99,7 +102,7 @@ export function parseOneWay(text: string, what = 'delay'): OneWayDelay | null {
       delayMs: parseDuration(m[1]!, what),
       jitterMs: m[2] === undefined ? 0 : parseDuration(m[2], `${what} jitter`),
       stallMs: m[3] === undefined ? 0 : parseDuration(m[3], `${what} stall`),
-      stallEveryMs: m[4] === undefined ? 0 : parseDuration(m[4], `${what} stall interval`),
+      stallEveryMs: m[4] === undefined ? 0 : parseDuration(m[4], `${what} stall interval`, MAX_STALL_EVERY_MS),
     },
     what,
   );

@@ -63,7 +63,8 @@ export interface CommonLabOptions {
   delays?: readonly DelaySpec[];
   /**
    * Per link, a named profile (`fibre`, `dsl`, `lte`, `geo-satellite`; profiles.ts) giving its
-   * rate, delay and loss; `null` = none. A link with a profile takes no rate or delay of its own.
+   * rate, delay and loss; `null` = none. A `rates` or `delays` entry for the same link replaces
+   * that part of its profile.
    */
   profiles?: readonly (ProfileName | null)[];
 }

@@ -77,8 +77,9 @@ export function parseProfileList(text: string, what = '--profiles'): (ProfileNam
 
 /**
  * Per link, the rate, delay and loss to build: a profile supplies all three; an explicit rate or
- * delay for a link that also has a profile is refused (say one or the other), so nothing is
- * silently overridden. Entries past a list's end are absent.
+ * delay given for the same link replaces that part of the profile (`-` included: unlimited, no
+ * delay), e.g. the lte profile's delay, stalls and loss at 40 Mbit/s. Entries past a list's end
+ * are absent.
  */
 export function combineProfiles<R, D>(
   count: number,
@@ -94,8 +95,6 @@ export function combineProfiles<R, D>(
     const delay = delays?.[k];
     if (name === null || name === undefined || name === '-') return { profile: null, rate, delay, lossPct: 0 };
     const p = profile(name, `profiles[${k}]`);
-    const clash = [rate !== undefined ? 'a rate' : '', delay !== undefined ? 'a delay' : ''].filter(Boolean).join(' and ');
-    if (clash) throw new WanbraidError('WB_LAB', `link ${k + 1}: profile ${p.name} sets rate, delay and loss; ${clash} for it as well is ambiguous (give the profile or the values)`);
-    return { profile: p.name, rate: p.rate, delay: p.delay, lossPct: p.lossPct };
+    return { profile: p.name, rate: rate !== undefined ? rate : p.rate, delay: delay !== undefined ? delay : p.delay, lossPct: p.lossPct };
   });
 }

@@ -43,7 +43,7 @@ instead: user ── entry ═ hop1..K ═ exit ── target.
                       each DELAY[±JITTER][:STALL@EVERY] (+- for ±), - for none
                       (e.g. 5ms,30ms±5ms or 10ms/20ms,300ms; RTT through a link = down + up)
       --profiles LIST per link, comma-separated: ${PROFILE_NAMES.join(', ')} or - (rate, delay
-                      and loss together; a link with a profile takes no --rates/--delay entry)
+                      and loss together; a --rates or --delay entry for the link replaces that part)
   status      nodes, links with rate, delay, carrier and faults, services
   fault       on LINK (wan2, 2 or isp2; path1 in the relay lab), inside that ISP (hop) only:
               blackhole (upstream dead, carrier up), loss PCT (random drop, both ways),
@@ -249,7 +249,7 @@ async function fault(argv: string[], io: CliIO): Promise<number> {
   }
   await lab.fault(t.link, f);
   const d = await lab.delayState(t.link);
-  io.out(`${t.link}: ${formatFault(f)} → ${formatFaultState(await lab.faultState(t.link))}, delay ${d ? formatLinkDelay(d.delay) : 'none'}`);
+  io.out(`${t.link}: ${formatFault(f)} → ${formatFaultState(await lab.faultState(t.link))}${d ? `, delay ${formatLinkDelay(d.delay)}` : ''}`);
   return EXIT_OK;
 }
 
