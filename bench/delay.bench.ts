@@ -95,7 +95,7 @@ export const benchmark: Benchmark = {
       const err = idle.map((t) => t - 40);
       return {
         goals: [
-          goal('ping RTT, median minus the 40 ms setting (idle link)', median(idle) - 40 - median(refIdle), 'ms', '<=', 1),
+          goal('ping RTT, median minus the 40 ms setting (idle link, path included)', median(idle) - 40, 'ms', '<=', 1),
           goal('TCP throughput through one element, up (median)', median(thr.up) / 1e6, 'Mbit/s', '>=', 200),
           goal('TCP throughput through one element, down (median)', median(thr.down) / 1e6, 'Mbit/s', '>=', 200),
           goal('element CPU at 40 Mbit/s (median)', median(cpu), '% of a core', '<=', 5),
@@ -105,6 +105,7 @@ export const benchmark: Benchmark = {
           rttReferenceMs: summary(refIdle),
           rttIdleMs: summary(idle),
           rttErrorMs: { median: median(err), p90: quantile(err, 0.9), max: Math.max(...err), min: Math.min(...err) },
+          elementOwnRttMs: median(idle) - 40 - median(refIdle),
           rttDuring40mbitTransferMs: summary(loaded),
           throughputReferenceBitsPerSecond: ref,
           throughputElementBitsPerSecond: thr,

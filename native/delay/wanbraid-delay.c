@@ -19,8 +19,8 @@
  * radio-link retransmission bursts): at exponentially distributed intervals of mean E the
  * direction freezes for S; packets arriving during a stall leave together when it ends.
  *
- * Precision: CLOCK_MONOTONIC, an absolute timerfd at the head packet's release time, timer slack
- * 1 us; packets due within 20 us are released together. Memory: one byte ring per direction
+ * Precision: CLOCK_MONOTONIC, an epoll_pwait2 timeout (nanoseconds) to the head packet's release
+ * time, timer slack 1 us; packets due within 20 us are released together. Memory: one byte ring per direction
  * (--ring-bytes, default 32 MiB, touched only as used); a packet that does not fit is dropped and
  * counted. Rate limiting stays with tbf.
  *
@@ -52,7 +52,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -492,29 +491,42 @@ int main(int argc, char **argv) {
   sigaddset(&mask, SIGHUP);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  int ep = epoll_create1(EPOLL_CLOEXEC);
-  if (sfd < 0 || tfd < 0 || ep < 0) die("signalfd/timerfd/epoll: %s", strerror(errno));
+  /* Two epoll sets: `all` also watches the tun devices, `quiet` only the rest; waiting on one or
+   * the other (no epoll_ctl per cycle) is how arrivals are left unwatched near a due release.
+   * Release times are epoll_pwait2 timeouts (nanoseconds), so there is no timer to re-arm. */
+  int ep_all = epoll_create1(EPOLL_CLOEXEC);
+  int ep_quiet = epoll_create1(EPOLL_CLOEXEC);
+  if (sfd < 0 || ep_all < 0 || ep_quiet < 0) die("signalfd/epoll: %s", strerror(errno));
 
-  /* epoll data: 0 up tun, 1 down tun, 2 timer, 3 listen, 4 signals, 16+k client k */
+  /* epoll data: 0 up tun, 1 down tun, 3 listen, 4 signals, 16+k client k */
   struct epoll_event ev;
-  int fds[5] = {dirs[0].fd, dirs[1].fd, tfd, lfd, sfd};
-  for (int k = 0; k < 5; k++) {
+  int fds[4] = {dirs[0].fd, dirs[1].fd, lfd, sfd};
+  uint64_t tags[4] = {0, 1, 3, 4};
+  for (int k = 0; k < 4; k++) {
     ev.events = EPOLLIN;
-    ev.data.u64 = (uint64_t)k;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[k], &ev) < 0) die("epoll_ctl: %s", strerror(errno));
+    ev.data.u64 = tags[k];
+    if (epoll_ctl(ep_all, EPOLL_CTL_ADD, fds[k], &ev) < 0) die("epoll_ctl: %s", strerror(errno));
+    if (k >= 2 && epoll_ctl(ep_quiet, EPOLL_CTL_ADD, fds[k], &ev) < 0) die("epoll_ctl: %s", strerror(errno));
   }
   for (int k = 0; k < MAX_CLIENTS; k++) clients[k].fd = -1;
 
   fprintf(stderr, "wanbraid-delay: ready, %s (up) and %s (down), control %s\n", dirs[0].dev, dirs[1].dev, control);
-  int64_t armed = INT64_MAX;
-  int64_t quiet_since = 0; /* arrivals not watched since then (0: watched) */
+  int64_t next = INT64_MAX;      /* the earliest release pending */
+  int64_t quiet_since = 0;       /* arrivals not watched since then (0: watched) */
   while (running && !(draining && dirs[0].queued == 0 && dirs[1].queued == 0)) {
     struct epoll_event evs[16];
-    int n = epoll_wait(ep, evs, 16, -1);
+    struct timespec timeout, *tp = NULL;
+    if (next != INT64_MAX) {
+      int64_t wait = next - now_ns();
+      if (wait < 0) wait = 0;
+      timeout.tv_sec = wait / 1000000000LL;
+      timeout.tv_nsec = wait % 1000000000LL;
+      tp = &timeout;
+    }
+    int n = epoll_pwait2(quiet_since ? ep_quiet : ep_all, evs, 16, tp, NULL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      die("epoll_wait: %s", strerror(errno));
+      die("epoll_pwait2: %s", strerror(errno));
     }
     if (quiet_since) {
       int64_t t = now_ns();
@@ -524,12 +536,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
       uint64_t tag = evs[i].data.u64;
       if (tag <= 1) drain_tun(&dirs[tag], 0);
-      else if (tag == 2) {
-        uint64_t expirations;
-        ssize_t r = read(tfd, &expirations, sizeof expirations);
-        (void)r;
-        armed = INT64_MAX;
-      } else if (tag == 3) {
+      else if (tag == 3) {
         int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0) continue;
         int slot = -1;
@@ -543,7 +550,7 @@ int main(int argc, char **argv) {
         clients[slot].len = 0;
         ev.events = EPOLLIN;
         ev.data.u64 = 16u + (uint64_t)slot;
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev) < 0) {
+        if (epoll_ctl(ep_all, EPOLL_CTL_ADD, c, &ev) < 0 || epoll_ctl(ep_quiet, EPOLL_CTL_ADD, c, &ev) < 0) {
           close(c);
           clients[slot].fd = -1;
         }
@@ -566,33 +573,21 @@ int main(int argc, char **argv) {
         } else if (r != 0 || c->len > 0) {
           reply(c->fd, "{\"ok\":false,\"error\":\"request too long or not ended by a newline\"}\n");
         }
-        close(c->fd);
+        close(c->fd); /* leaves both epoll sets */
         c->fd = -1;
       }
     }
-    int64_t next = INT64_MAX;
+    next = INT64_MAX;
     for (int k = 0; k < 2; k++) {
       int64_t r = release_due(&dirs[k]);
       if (r < next) next = r;
     }
     /* Watch arrivals only when no release is due soon. */
     int64_t t = now_ns();
-    int quiet = next != INT64_MAX && next - t < COALESCE_NS;
-    if (quiet != (quiet_since != 0)) {
-      for (int k = 0; k < 2; k++) {
-        ev.events = quiet ? 0 : EPOLLIN;
-        ev.data.u64 = (uint64_t)k;
-        epoll_ctl(ep, EPOLL_CTL_MOD, dirs[k].fd, &ev);
-      }
-    }
-    quiet_since = quiet ? (quiet_since ? quiet_since : t) : 0;
-    if (next != armed && next != INT64_MAX) {
-      struct itimerspec its;
-      memset(&its, 0, sizeof its);
-      its.it_value.tv_sec = next / 1000000000LL;
-      its.it_value.tv_nsec = next % 1000000000LL;
-      timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
-      armed = next;
+    if (next != INT64_MAX && next - t < COALESCE_NS) {
+      if (!quiet_since) quiet_since = t;
+    } else {
+      quiet_since = 0;
     }
   }
   /* The socket file goes only after `quit`: one left behind tells the lab that tc may still
