@@ -112,17 +112,22 @@ test('lab up, status, exec, fault and down through the CLI', async () => {
   }
 });
 
-test('the relay lab through the CLI', async () => {
+test('the relay lab through the CLI, with a profile on one path', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wb-lab-cli-'));
   try {
-    const up = await wanbraid(dir, ['lab', 'up', '--relay', '--rates', '40mbit,8mbit']);
+    const badProfile = await wanbraid(dir, ['lab', 'up', '--relay', '--profiles', 'cable']);
+    assert.equal(badProfile.code, 2);
+    assert.match(badProfile.err, /--profiles entry 1: unknown profile "cable" \(profiles: fibre, dsl, lte, geo-satellite\)/);
+    const up = await wanbraid(dir, ['lab', 'up', '--relay', '--rates', '40mbit,8mbit', '--profiles=-,geo-satellite']);
     assert.equal(up.code, 0, up.err);
-    assert.match(up.out, /relay, 2 paths \(40mbit, 8mbit\)/);
-    const ping = await wanbraid(dir, ['lab', 'exec', 'entry', '--', 'ping', '-c1', '-W1', '198.18.12.2']);
+    assert.match(up.out, /relay, 2 paths \(40mbit, geo-satellite 8mbit delay 300ms±10ms\)/, 'the explicit rate replaces the profile\'s');
+    const ping = await wanbraid(dir, ['lab', 'exec', 'entry', '--', 'ping', '-c1', '-W2', '198.18.12.2']);
     assert.equal(ping.code, 0, ping.out);
+    const rtt = Number(/time=([\d.]+) ms/.exec(ping.out)?.[1]);
+    assert.ok(rtt >= 290 && rtt <= 312, `a ping to hop2 itself crosses the up delay only: ${rtt} ms`);
     assert.equal((await wanbraid(dir, ['lab', 'fault', 'hop2', 'blackhole'])).code, 0);
     assert.notEqual((await wanbraid(dir, ['lab', 'exec', 'entry', '--', 'ping', '-c1', '-W0.3', '198.18.12.2'])).code, 0);
-    assert.match((await wanbraid(dir, ['lab', 'status'])).out, /^path2\s+hop2\s+-\s+8mbit\s+none\s+up\s+blackhole$/m);
+    assert.match((await wanbraid(dir, ['lab', 'status'])).out, /^path2\s+hop2\s+geo-satellite\s+8mbit\s+300ms±10ms\s+up\s+blackhole$/m);
     assert.equal((await wanbraid(dir, ['lab', 'down'])).code, 0);
     assert.deepEqual(readdirSync(dir), []);
   } finally {
