@@ -592,6 +592,9 @@ int main(int argc, char **argv) {
   }
   /* The socket file goes only after `quit`: one left behind tells the lab that tc may still
    * steer packets toward tun devices that are gone (delay-element.ts then removes the steering). */
+  /* Close the tun devices first (a non-persistent tun is unregistered on close), so that once the
+   * socket file is gone the devices are too. */
+  for (int k = 0; k < 2; k++) close(dirs[k].fd);
   if (draining) unlink(control);
   fprintf(stderr, "wanbraid-delay: stopped\n");
   return 0;

@@ -92,6 +92,16 @@ function logTail(file: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Whether a process (or its zombie, until its parent reaps it) exists; sends no signal. */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function removeSteering(set: NamespaceSet, t: FaultTarget): Promise<void> {
   for (const argv of delayTcRemove(t)) await set.exec(t.node, ['tc', ...argv], { allowFail: true });
 }
@@ -161,14 +171,17 @@ export async function removeDelay(set: NamespaceSet, t: FaultTarget, dir: string
   // case of `clear` on a link that never had a delay costs no process).
   if (!existsSync(sock)) return;
   await removeSteering(set, t);
-  const answer = await request(sock, 'quit');
-  if (answer === null) {
+  const state = await request(sock, 'get').catch(() => null);
+  const answer = state === null ? null : await request(sock, 'quit');
+  if (state === null || answer === null) {
     rmSync(sock, { force: true });
     return;
   }
+  const pid = parseElementReply(state).pid;
   const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while ((await request(sock, 'get').catch(() => null)) !== null) {
-    if (Date.now() > deadline) throw new WanbraidError('WB_TIMEOUT', `delay element for ${t.link} still running ${STOP_TIMEOUT_MS} ms after quit`);
+  // The element removes its tun devices, then its socket file, then exits; wait for all of it.
+  while ((await request(sock, 'get').catch(() => null)) !== null || processExists(pid)) {
+    if (Date.now() > deadline) throw new WanbraidError('WB_TIMEOUT', `delay element for ${t.link} (pid ${pid}) still running ${STOP_TIMEOUT_MS} ms after quit`);
     await sleep(20);
   }
   rmSync(sock, { force: true });

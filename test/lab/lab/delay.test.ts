@@ -53,6 +53,12 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** The q-quantile (nearest rank) of the samples. */
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
 test('delay: ping RTT through the link is down + up, median within 1 ms of the setting, never early; IPv6 alike', async () => {
   const plain = await rtts(lab, 'router', wan1().router4, SERVER4);
   assert.ok(median(plain) < 1, `without delay the path is fast (${median(plain)} ms)`);
@@ -63,7 +69,9 @@ test('delay: ping RTT through the link is down + up, median within 1 ms of the s
     const t = await rtts(lab, 'router', src, dst);
     assert.ok(Math.abs(median(t) - 40) <= 1, `median RTT ${median(t)} ms for a 40 ms setting (${src})`);
     assert.ok(Math.min(...t) >= 39.9, `no reply before the delay: min ${Math.min(...t)} ms`);
-    assert.ok(Math.max(...t) - Math.min(...t) < 2, `without jitter the RTT is steady: ${Math.min(...t)}..${Math.max(...t)} ms`);
+    // A reply can be late on a loaded machine (a scheduling hiccup), never early: the spread is
+    // judged on the middle 80 %.
+    assert.ok(quantile(t, 0.9) - quantile(t, 0.1) < 1, `without jitter the RTT is steady: ${t.join(' ')} ms`);
   }
   const wan2 = await rtts(lab, 'router', lab.addr.links[1]!.router4, SERVER4);
   assert.ok(median(wan2) < 1, 'the other link is untouched');
@@ -89,7 +97,8 @@ test('jitter: RTTs spread within the setting ± jitter (the same link without ji
   const hi = Math.max(...t);
   assert.ok(hi - lo > 5, `RTT spread ${(hi - lo).toFixed(2)} ms (${lo}..${hi}) shows the ±10 ms round-trip jitter`);
   assert.ok(lo >= 30 - 0.1, `no RTT below 40 - 10 ms: min ${lo}`);
-  assert.ok(hi <= 50 + 2, `no RTT above 40 + 10 ms (+2 ms for the path itself): max ${hi}`);
+  // Never early is exact; late can also be the machine, so the upper bound holds for 95 % of them.
+  assert.ok(quantile(t, 0.95) <= 50 + 1, `RTTs within 40 + 10 ms (+1 ms for the path): p95 ${quantile(t, 0.95)}, max ${hi}`);
   assert.ok(Math.abs(median(t) - 40) <= 4, `the jitter is centred on the delay: median ${median(t)} ms`);
 });
 
