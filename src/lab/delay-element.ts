@@ -92,14 +92,16 @@ function logTail(file: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Whether a process (or its zombie, until its parent reaps it) exists; sends no signal. */
-function processExists(pid: number): boolean {
+/** Whether a process is still running (a zombie waiting for its parent to reap it is not). */
+function processRunning(pid: number): boolean {
+  let stat: string;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
   }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
 }
 
 async function removeSteering(set: NamespaceSet, t: FaultTarget): Promise<void> {
@@ -180,7 +182,7 @@ export async function removeDelay(set: NamespaceSet, t: FaultTarget, dir: string
   const pid = parseElementReply(state).pid;
   const deadline = Date.now() + STOP_TIMEOUT_MS;
   // The element removes its tun devices, then its socket file, then exits; wait for all of it.
-  while ((await request(sock, 'get').catch(() => null)) !== null || processExists(pid)) {
+  while ((await request(sock, 'get').catch(() => null)) !== null || processRunning(pid)) {
     if (Date.now() > deadline) throw new WanbraidError('WB_TIMEOUT', `delay element for ${t.link} (pid ${pid}) still running ${STOP_TIMEOUT_MS} ms after quit`);
     await sleep(20);
   }
