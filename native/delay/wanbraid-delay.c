@@ -62,7 +62,7 @@
 #define DUE_SLACK_NS 20000
 /* While a release is due within this time anyway, arrivals do not wake us: they are read at that
  * wake-up and stamped with the middle of the interval they arrived in (error within ±125 us). Under
- * load this halves the wake-ups, the element's main cost; an idle link is stamped exactly. */
+ * load this saves wake-ups, the element's main cost; an idle link is stamped exactly. */
 #define COALESCE_NS 250000
 #define READ_BATCH 256
 #define MAX_CLIENTS 8
