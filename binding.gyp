@@ -1,5 +1,7 @@
 # The wanbraid native addon (C, N-API): raw ICMP echo sockets, SO_ORIGINAL_DST, sd_notify, raw IP sends and peer credentials.
 # Built by `npm run build` (scripts/build-native.mjs → node-gyp rebuild) into build/Release/wanbraid_native.node.
+# Also the lab's delay element (lab tooling only, never loaded by the daemon), a standalone program:
+# build/Release/wanbraid-delay (native/delay/wanbraid-delay.c; see docs/lab.md).
 {
   "targets": [
     {
@@ -15,6 +17,13 @@
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes", "-fvisibility=hidden"]
+    },
+    {
+      "target_name": "wanbraid-delay",
+      "type": "executable",
+      "sources": ["native/delay/wanbraid-delay.c"],
+      "cflags_c": ["-std=c11", "-O2", "-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes"],
+      "libraries": ["-lm"]
     }
   ]
 }

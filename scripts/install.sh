@@ -13,7 +13,7 @@ PACKAGES=(
   iperf3          # lab test servers and benchmarks
   openssl         # the lab's self-signed HTTPS test server certificate
   python3         # MPTCP reference in the relay benchmark
-  make g++        # builds the project's small N-API addon (node-gyp)
+  make g++        # builds the project's small N-API addon and the lab's delay element (node-gyp)
   systemd         # systemd-analyze verify for the unit file test
   hyperfine       # benchmarks that time whole commands
 )

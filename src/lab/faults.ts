@@ -12,23 +12,27 @@
  *   loopback are spared. There is no netem on this kernel.
  * - `carrier-down` / `carrier-up`: the middle node's interface toward the router (entry) goes
  *   admin down/up, so the router's (entry's) end shows NO-CARRIER.
- * - `clear`: remove every fault of the link (nft table gone, carrier up).
+ * - `delay`: latency and jitter per direction, by the link's delay element (delay.ts,
+ *   delay-element.ts); applied by the testbed, not by the commands here.
+ * - `clear`: remove every fault of the link (nft table gone, carrier up, delay off).
  *
  * Faults combine (loss + blackhole + carrier-down); each nftables change is one atomic `nft -f`
  * batch on the lab's own table `inet lab_faults` in the middle node. The kernel is the only
  * record of what is applied: {@link parseFaultState} reads it back.
  */
 import { WanbraidError } from '../errors.js';
+import { parseLinkDelay, type LinkDelay, formatLinkDelay } from './delay.js';
 
 export type Fault =
   | { kind: 'blackhole' }
   | { kind: 'loss'; /** percent, 0..100, two decimals */ pct: number }
   | { kind: 'carrier-down' }
   | { kind: 'carrier-up' }
+  | { kind: 'delay'; delay: LinkDelay }
   | { kind: 'clear' };
 
 export type FaultKind = Fault['kind'];
-export const FAULT_KINDS: readonly FaultKind[] = ['blackhole', 'loss', 'carrier-down', 'carrier-up', 'clear'];
+export const FAULT_KINDS: readonly FaultKind[] = ['blackhole', 'loss', 'carrier-down', 'carrier-up', 'delay', 'clear'];
 
 /** Where a link's faults are applied. */
 export interface FaultTarget {
@@ -40,6 +44,8 @@ export interface FaultTarget {
   node: string;
   /** The middle node's interface toward the router (entry): goes down for `carrier-down`. */
   carrierDev: string;
+  /** The middle node's interface toward the far side (inet, the exit): the delay's `down` direction enters there. */
+  farDev: string;
   /** `forward`: blackhole only what the node forwards (an ISP); `all`: everything it receives (a hop). */
   blackholeScope: 'forward' | 'all';
 }
@@ -66,10 +72,13 @@ export function checkLossPct(pct: number, what = 'loss'): number {
   return bp / 100;
 }
 
-/** The CLI's words: `blackhole`, `loss 10`, `loss 2.5%`, `carrier-down`, `carrier-up`, `clear`. */
+/**
+ * The CLI's words: `blackhole`, `loss 10`, `loss 2.5%`, `carrier-down`, `carrier-up`,
+ * `delay 80ms±20ms` (or `delay DOWN/UP`, `delay none`; see delay.ts), `clear`.
+ */
 export function parseFault(words: readonly string[]): Fault {
   const [kind, arg, extra] = words;
-  const usage = `expected one of ${FAULT_KINDS.map((k) => (k === 'loss' ? 'loss PCT' : k)).join(', ')}`;
+  const usage = `expected one of ${FAULT_KINDS.map((k) => (k === 'loss' ? 'loss PCT' : k === 'delay' ? 'delay DELAY[±JITTER]' : k)).join(', ')}`;
   if (kind === undefined) throw labError(`missing fault: ${usage}`);
   if (kind === 'loss') {
     if (arg === undefined) throw labError('loss: missing percentage (e.g. loss 10)');
@@ -77,6 +86,11 @@ export function parseFault(words: readonly string[]): Fault {
     const m = /^(\d+(?:\.\d+)?)%?$/.exec(arg);
     if (!m) throw labError(`loss: "${arg}" is not a percentage (e.g. 10 or 2.5)`);
     return { kind: 'loss', pct: checkLossPct(Number(m[1])) };
+  }
+  if (kind === 'delay') {
+    if (arg === undefined) throw labError('delay: missing delay (e.g. delay 80ms±20ms, delay 10ms/30ms, delay none)');
+    if (extra !== undefined) throw labError(`delay: unexpected argument "${extra}"`);
+    return { kind: 'delay', delay: parseLinkDelay(arg, 'delay') };
   }
   if (kind === 'blackhole' || kind === 'carrier-down' || kind === 'carrier-up' || kind === 'clear') {
     if (arg !== undefined) throw labError(`${kind}: unexpected argument "${arg}"`);
@@ -86,7 +100,9 @@ export function parseFault(words: readonly string[]): Fault {
 }
 
 export function formatFault(f: Fault): string {
-  return f.kind === 'loss' ? `loss ${f.pct}%` : f.kind;
+  if (f.kind === 'loss') return `loss ${f.pct}%`;
+  if (f.kind === 'delay') return `delay ${formatLinkDelay(f.delay)}`;
+  return f.kind;
 }
 
 /** Commands that apply a fault in the target's node: an nft script and/or `ip` batch lines. */
@@ -124,6 +140,9 @@ export function faultCommands(target: FaultTarget, fault: Fault): FaultCommands 
       return { ip: [`link set dev ${target.carrierDev} down`] };
     case 'carrier-up':
       return { ip: [`link set dev ${target.carrierDev} up`] };
+    case 'delay':
+      // Not a kernel object of its own: the testbed runs the link's delay element (delay-element.ts).
+      return {};
     case 'clear':
       // `add` first makes the `delete` valid whether or not the table exists: one atomic batch.
       return { nft: `add table inet ${FAULT_TABLE}\ndelete table inet ${FAULT_TABLE}\n`, ip: [`link set dev ${target.carrierDev} up`] };

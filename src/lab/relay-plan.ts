@@ -68,7 +68,7 @@ export function planRelayLab(opts: RelayPlanOptions, ns: (node: string) => strin
     return hop;
   });
 
-  const faults: FaultTarget[] = addr.paths.map((p) => ({ link: p.name, index: p.index, node: p.hop, carrierDev: 'entry', blackholeScope: 'all' }));
+  const faults: FaultTarget[] = addr.paths.map((p) => ({ link: p.name, index: p.index, node: p.hop, carrierDev: 'entry', farDev: 'exit', blackholeScope: 'all' }));
   const plan: TopologyPlan = {
     kind: 'relay',
     nodes: [user, entry, ...hops, exit, target],

@@ -45,6 +45,7 @@ export function validateRecord(v: unknown, file: string, dir: string): LabRecord
   if (r.kind !== 'wan' && r.kind !== 'relay') throw bad('kind');
   if (typeof r.runId !== 'string' || !/^[0-9a-f]{6}$/.test(r.runId)) throw bad('runId');
   if (typeof r.count !== 'number' || !Array.isArray(r.rates)) throw bad('count/rates');
+  if (r.profiles !== undefined && (!Array.isArray(r.profiles) || r.profiles.length !== r.count || !r.profiles.every((p) => p === null || typeof p === 'string'))) throw bad('profiles');
   if (typeof r.createdAt !== 'string') throw bad('createdAt');
   if (typeof r.dir !== 'string' || r.dir !== join(dir, `${LAB_DIR_PREFIX}${r.runId}`) || basename(r.dir) !== `${LAB_DIR_PREFIX}${r.runId}`) throw bad('dir');
   if (!r.namespaces || typeof r.namespaces !== 'object') throw bad('namespaces');

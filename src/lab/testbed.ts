@@ -15,6 +15,8 @@ import { faultCommands, parseFaultState, FAULT_TABLE, type Fault, type FaultStat
 import type { TopologyKind, TopologyPlan } from './plan.js';
 import type { ServiceRecord } from './topology.js';
 import type { LinkRate } from './rate.js';
+import { resolveDelay, type DelaySpec, type DelayState } from './delay.js';
+import { applyDelay, delayState, removeDelay } from './delay-element.js';
 import { exec, type ExecOptions, type ExecResult } from '../util/exec.js';
 import { WanbraidError } from '../errors.js';
 
@@ -30,6 +32,8 @@ export interface LabRecord {
   /** Links (wan) or paths (relay). */
   count: number;
   rates: LinkRate[];
+  /** Per link, the profile it was built with (docs/lab.md); absent in records of older labs. */
+  profiles?: (string | null)[];
   /** node → namespace name. */
   namespaces: Record<string, string>;
   services: ServiceRecord[];
@@ -45,6 +49,7 @@ export interface TestbedInit<A> {
   rates: LinkRate[];
   services: ServiceRecord[];
   createdAt: string;
+  profiles?: (string | null)[];
 }
 
 export class Testbed<A> {
@@ -59,6 +64,8 @@ export class Testbed<A> {
   readonly rates: readonly LinkRate[];
   readonly services: readonly ServiceRecord[];
   readonly createdAt: string;
+  /** Per link/path, the profile it was built with, or null. */
+  readonly profiles: readonly (string | null)[];
   protected readonly set: NamespaceSet;
   private gone = false;
 
@@ -72,6 +79,7 @@ export class Testbed<A> {
     this.rates = init.rates;
     this.services = init.services;
     this.createdAt = init.createdAt;
+    this.profiles = init.profiles ?? init.plan.faults.map(() => null);
   }
 
   /**
@@ -117,12 +125,32 @@ export class Testbed<A> {
     return t;
   }
 
-  /** Inject or clear a fault on one link; returns once the kernel has it. */
+  /** Inject or clear a fault on one link; returns once the kernel (or the delay element) has it. `clear` also takes the delay away. */
   async fault(link: string | number, fault: Fault): Promise<void> {
     const t = this.target(link);
+    if (fault.kind === 'delay') {
+      await applyDelay(this.set, t, this.dir, fault.delay);
+      return;
+    }
     const cmds = faultCommands(t, fault);
     if (cmds.nft) await this.set.exec(t.node, ['nft', '-f', '-'], { input: cmds.nft });
     if (cmds.ip) await this.set.ip(t.node, cmds.ip);
+    if (fault.kind === 'clear') await removeDelay(this.set, t, this.dir);
+  }
+
+  /**
+   * Put a delay element on one link (ISP or relay hop), or change the one it has: `'30ms±5ms'`
+   * both ways, `'10ms/30ms±5ms'` down/up, a {@link LinkDelay}; `null` or `'none'` takes it away.
+   * Settings apply to packets arriving from then on. Returns the element's state (null: none).
+   */
+  async delay(link: string | number, spec: DelaySpec): Promise<DelayState | null> {
+    const t = this.target(link);
+    return applyDelay(this.set, t, this.dir, resolveDelay(spec, `delay of ${t.link}`));
+  }
+
+  /** The link's delay element: its settings and counters, or null when it has none. */
+  async delayState(link: string | number): Promise<DelayState | null> {
+    return delayState(this.dir, this.target(link));
   }
 
   /** What is applied to a link now, read from the kernel. */
@@ -145,6 +173,7 @@ export class Testbed<A> {
       dir: this.dir,
       count: this.plan.faults.length,
       rates: [...this.rates],
+      profiles: [...this.profiles],
       namespaces: Object.fromEntries(this.set.names),
       services: [...this.services],
     };

@@ -65,7 +65,7 @@ export function planWanLab(opts: WanPlanOptions, ns: (node: string) => string): 
     return isp;
   });
 
-  const faults: FaultTarget[] = addr.links.map((l) => ({ link: l.name, index: l.index, node: l.isp, carrierDev: 'router', blackholeScope: 'forward' }));
+  const faults: FaultTarget[] = addr.links.map((l) => ({ link: l.name, index: l.index, node: l.isp, carrierDev: 'router', farDev: 'inet', blackholeScope: 'forward' }));
   const plan: TopologyPlan = {
     kind: 'wan',
     nodes: [client, router, ...isps, inet],

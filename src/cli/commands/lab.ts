@@ -11,15 +11,17 @@ import { claimState, labStateDir, readState, removeState, stateFile, writeState,
 import { listNetns, nsName, newRunId } from '../../lab/netns.js';
 import { parseFault, formatFault, formatFaultState, type FaultState } from '../../lab/faults.js';
 import { parseRateList, resolveRates, formatLinkRate, type RateSpec } from '../../lab/rate.js';
+import { formatLinkDelay, parseDelayList, resolveDelays, type DelayState, type LinkDelay } from '../../lab/delay.js';
+import { combineProfiles, parseProfileList, PROFILE_NAMES, type ProfileName } from '../../lab/profiles.js';
 import { MAX_LINKS, MAX_PATHS } from '../../lab/addressing.js';
 import { exec } from '../../util/exec.js';
 import { demo } from '../../lab/demo.js';
 import { UsageError, WanbraidError } from '../../errors.js';
 
-const USAGE = `usage: wanbraid lab up [--links N] [--rates LIST] [--json]
-       wanbraid lab up --relay [--paths N] [--rates LIST] [--json]
+const USAGE = `usage: wanbraid lab up [--links N] [--rates LIST] [--delay LIST] [--profiles LIST] [--json]
+       wanbraid lab up --relay [--paths N] [--rates LIST] [--delay LIST] [--profiles LIST] [--json]
        wanbraid lab status [--json]
-       wanbraid lab fault LINK blackhole|loss PCT|carrier-down|carrier-up|clear
+       wanbraid lab fault LINK blackhole|loss PCT|carrier-down|carrier-up|delay DELAY|clear
        wanbraid lab exec NODE -- COMMAND [ARG...]
        wanbraid lab down
        wanbraid lab demo
@@ -37,10 +39,17 @@ instead: user ── entry ═ hop1..K ═ exit ── target.
       --relay         the relay topology; --paths N hops, 1..${MAX_PATHS} (default 2)
       --rates LIST    per link, comma-separated: RATE or DOWN/UP, - for unlimited
                       (e.g. 40mbit,40mbit,8mbit or 100mbit/10mbit,-)
-  status      nodes, links with rate, carrier and faults, services
+      --delay LIST    per link, comma-separated one-way delay, both directions or DOWN/UP,
+                      each DELAY[±JITTER][:STALL@EVERY] (+- for ±), - for none
+                      (e.g. 5ms,30ms±5ms or 10ms/20ms,300ms; RTT through a link = down + up)
+      --profiles LIST per link, comma-separated: ${PROFILE_NAMES.join(', ')} or - (rate, delay
+                      and loss together; a --rates or --delay entry for the link replaces that part)
+  status      nodes, links with rate, delay, carrier and faults, services
   fault       on LINK (wan2, 2 or isp2; path1 in the relay lab), inside that ISP (hop) only:
               blackhole (upstream dead, carrier up), loss PCT (random drop, both ways),
-              carrier-down/carrier-up (the router's interface loses carrier), clear (all off)
+              carrier-down/carrier-up (the router's interface loses carrier), delay DELAY
+              (as one --delay entry, e.g. 80ms±20ms or 10ms/30ms; none removes it),
+              clear (all off, delay too)
   exec        run COMMAND inside NODE's namespace (client, router, isp1, inet, ...)
   down        end the services, delete the namespaces and the state file
   demo        the whole product in about 15 s, on a lab of its own: 3 links, the daemon in the
@@ -90,15 +99,23 @@ async function up(argv: string[], io: CliIO): Promise<number> {
     paths: { type: 'string' },
     relay: { type: 'boolean', default: false },
     rates: { type: 'string' },
+    delay: { type: 'string' },
+    profiles: { type: 'string' },
     json: { type: 'boolean', default: false },
   });
   if (values.relay && values.links !== undefined) throw new UsageError('lab up: --links is for the WAN lab; the relay lab takes --paths');
   if (!values.relay && values.paths !== undefined) throw new UsageError('lab up: --paths needs --relay');
   const count = values.relay ? (intOption(values.paths, '--paths', 1, MAX_PATHS) ?? 2) : (intOption(values.links, '--links', 1, MAX_LINKS) ?? 3);
   let rates: RateSpec[] | undefined;
+  let delays: LinkDelay[] | undefined;
+  let profiles: (ProfileName | null)[] | undefined;
   try {
     rates = values.rates === undefined ? undefined : parseRateList(values.rates);
     resolveRates(rates, count, '--rates');
+    delays = values.delay === undefined ? undefined : parseDelayList(values.delay);
+    resolveDelays(delays, count, '--delay');
+    profiles = values.profiles === undefined ? undefined : parseProfileList(values.profiles);
+    combineProfiles(count, profiles, rates, delays);
   } catch (err) {
     if (err instanceof WanbraidError) throw new UsageError(`lab up: ${err.message}`);
     throw err;
@@ -107,14 +124,19 @@ async function up(argv: string[], io: CliIO): Promise<number> {
   const dir = labStateDir();
   await claimState(dir, isStale);
   try {
-    const opts = { runId: newRunId(), parentDir: dir, rates, onProgress: (s: string) => io.err(`lab up: ${s}`) };
+    const opts = { runId: newRunId(), parentDir: dir, rates, delays, profiles, onProgress: (s: string) => io.err(`lab up: ${s}`) };
     const lab = values.relay ? await RelayLab.up({ ...opts, paths: count }) : await Lab.up({ ...opts, links: count });
     const record = lab.detach();
     writeState(dir, record);
     if (values.json) io.out(JSON.stringify({ ...record, addr: lab.addr }, null, 2));
     else {
       const what = record.kind === 'wan' ? `${count} link${count === 1 ? '' : 's'}` : `relay, ${count} path${count === 1 ? '' : 's'}`;
-      io.out(`lab ${record.runId} up: ${what} (${lab.rates.map(formatLinkRate).join(', ')})`);
+      const delayed = await Promise.all(lab.plan.faults.map((t) => lab.delayState(t.link)));
+      const describe = (k: number) => {
+        const d = delayed[k];
+        return [lab.profiles[k] ?? '', formatLinkRate(lab.rates[k]!), d ? `delay ${formatLinkDelay(d.delay)}` : ''].filter(Boolean).join(' ');
+      };
+      io.out(`lab ${record.runId} up: ${what} (${lab.rates.map((_, k) => describe(k)).join(', ')})`);
       io.out(`  nodes: ${lab.nodes.join(' ')} (namespaces ${nsName(record.runId, 'NODE')})`);
       io.out(`  try:   wanbraid lab exec ${record.kind === 'wan' ? 'router' : 'entry'} -- ip -br addr`);
     }
@@ -146,6 +168,9 @@ interface LinkStatus {
   link: string;
   node: string;
   rate: string;
+  profile: string | null;
+  /** The link's delay element (settings and counters), null when it has none. */
+  delay: DelayState | null;
   /** The router's (entry's) interface: has carrier. */
   lowerUp: boolean | null;
   faults: FaultState | null;
@@ -162,7 +187,8 @@ async function linkStatus(lab: Testbed<unknown>, live: Set<string>): Promise<Lin
         if (r.code === 0) lowerUp = ((JSON.parse(r.stdout) as { flags?: string[] }[])[0]?.flags ?? []).includes('LOWER_UP');
       }
       const faults = live.has(lab.ns(t.node)) ? await lab.faultState(t.link) : null;
-      return { link: t.link, node: t.node, rate: formatLinkRate(lab.rates[k]!), lowerUp, faults };
+      const delay = await lab.delayState(t.link);
+      return { link: t.link, node: t.node, rate: formatLinkRate(lab.rates[k]!), profile: lab.profiles[k] ?? null, delay, lowerUp, faults };
     }),
   );
 }
@@ -193,7 +219,10 @@ async function status(argv: string[], io: CliIO): Promise<number> {
   }
   io.out(`lab ${record.runId} (${record.kind}) up since ${record.createdAt}${healthy ? '' : ' — DAMAGED: see below'}`);
   io.out(`nodes: ${nodes.map((n) => (n.present ? n.node : `${n.node}(missing)`)).join(' ')}`);
-  const rows = [['link', 'via', 'rate', 'carrier', 'faults'], ...links.map((l) => [l.link, l.node, l.rate, l.lowerUp === null ? '?' : l.lowerUp ? 'up' : 'NO-CARRIER', l.faults ? formatFaultState(l.faults) : '?'])];
+  const rows = [
+    ['link', 'via', 'profile', 'rate', 'delay', 'carrier', 'faults'],
+    ...links.map((l) => [l.link, l.node, l.profile ?? '-', l.rate, l.delay ? formatLinkDelay(l.delay.delay) : 'none', l.lowerUp === null ? '?' : l.lowerUp ? 'up' : 'NO-CARRIER', l.faults ? formatFaultState(l.faults) : '?']),
+  ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) io.out(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
   io.out(`services: ${services.map((s) => `${s.name}[${s.pid}]${s.running ? '' : ' (not running)'}`).join(' ')}`);
@@ -219,7 +248,8 @@ async function fault(argv: string[], io: CliIO): Promise<number> {
     throw err;
   }
   await lab.fault(t.link, f);
-  io.out(`${t.link}: ${formatFault(f)} → ${formatFaultState(await lab.faultState(t.link))}`);
+  const d = await lab.delayState(t.link);
+  io.out(`${t.link}: ${formatFault(f)} → ${formatFaultState(await lab.faultState(t.link))}${d ? `, delay ${formatLinkDelay(d.delay)}` : ''}`);
   return EXIT_OK;
 }
 

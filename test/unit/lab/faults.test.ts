@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFault, faultCommands, parseFaultState, formatFaultState, formatFault, type FaultTarget } from '../../../src/lab/faults.js';
 
-const isp: FaultTarget = { link: 'wan2', index: 2, node: 'isp2', carrierDev: 'router', blackholeScope: 'forward' };
-const hop: FaultTarget = { link: 'path1', index: 1, node: 'hop1', carrierDev: 'entry', blackholeScope: 'all' };
+const isp: FaultTarget = { link: 'wan2', index: 2, node: 'isp2', carrierDev: 'router', farDev: 'inet', blackholeScope: 'forward' };
+const hop: FaultTarget = { link: 'path1', index: 1, node: 'hop1', carrierDev: 'entry', farDev: 'exit', blackholeScope: 'all' };
 
 test('the CLI words become faults', () => {
   assert.deepEqual(parseFault(['blackhole']), { kind: 'blackhole' });

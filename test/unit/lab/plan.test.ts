@@ -135,7 +135,7 @@ test('each ISP shapes both directions with tbf; unlimited links have no qdisc', 
 
 test('faults live in the ISP, on its router-facing interface; blackhole only what it forwards', () => {
   const plan = wan(3);
-  assert.deepEqual(plan.faults[1], { link: 'wan2', index: 2, node: 'isp2', carrierDev: 'router', blackholeScope: 'forward' });
+  assert.deepEqual(plan.faults[1], { link: 'wan2', index: 2, node: 'isp2', carrierDev: 'router', farDev: 'inet', blackholeScope: 'forward' });
   assert.equal(plan.servicesNode, 'inet');
   assert.ok(plan.certIps.includes('198.19.0.10') && plan.certIps.includes('2001:db8:ffff::10'));
 });
@@ -162,7 +162,7 @@ test('the relay lab: user, entry, hops, exit, target; shaping and faults in the 
   const exit = plan.nodes.find((n) => n.node === 'exit')!;
   assert.ok(exit.address.includes(`addr add ${addr.relay.exit4}/24 dev target`));
   assert.ok(exit.route.includes('route add 198.18.12.0/24 via 198.18.22.1 dev hop2'));
-  assert.deepEqual(plan.faults[0], { link: 'path1', index: 1, node: 'hop1', carrierDev: 'entry', blackholeScope: 'all' });
+  assert.deepEqual(plan.faults[0], { link: 'path1', index: 1, node: 'hop1', carrierDev: 'entry', farDev: 'exit', blackholeScope: 'all' });
   assert.equal(plan.servicesNode, 'target');
   assert.throws(() => planRelayLab({ paths: 9, rates: [] }, ns), /paths: 9/);
 });

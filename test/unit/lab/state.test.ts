@@ -70,7 +70,10 @@ test('a damaged or foreign record is refused before anything acts on it', withDi
   assert.throws(() => validateRecord(record(dir, { runId: '../../x' }), file, dir), /runId/);
   assert.throws(() => validateRecord(record(dir, { services: [{ name: 's', node: 'inet', pid: 1, log: '' }] }), file, dir), /services/);
   assert.throws(() => validateRecord(record(dir, { services: [{ name: 's', node: 'elsewhere', pid: 99, log: '' }] }), file, dir), /services/);
-  assert.equal(validateRecord(record(dir), file, dir).runId, 'abc123');
+  assert.throws(() => validateRecord(record(dir, { profiles: ['lte', null] }), file, dir), /\(profiles\)/, 'one per link');
+  assert.throws(() => validateRecord(record(dir, { profiles: 'lte' as unknown as string[] }), file, dir), /\(profiles\)/);
+  assert.equal(validateRecord(record(dir, { profiles: ['lte'] }), file, dir).profiles?.[0], 'lte');
+  assert.equal(validateRecord(record(dir), file, dir).runId, 'abc123', 'a record without profiles (an older lab) is fine');
   writeFileSync(file, '{not json');
   assert.throws(() => readState(dir), /not JSON/);
 }));
