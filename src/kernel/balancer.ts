@@ -188,8 +188,13 @@ export class Balancer {
    * The daemon's constructor: routing through rtnetlink (a client opened here unless one is given;
    * it must belong to the daemon's network namespace), nft, ctnetlink and /proc/sys of this process.
    */
-  static open(opts: { logger: Logger; rtnl?: RtnlTransport & { close?: () => void }; stateDir?: string }): Balancer {
-    return new Balancer({ logger: opts.logger, routing: new RtnlBackend(opts.rtnl ?? RtnlClient.open()), ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}) });
+  static open(opts: { logger: Logger; rtnl?: RtnlTransport & { close?: () => void }; stateDir?: string; countersTtlMs?: number }): Balancer {
+    return new Balancer({
+      logger: opts.logger,
+      routing: new RtnlBackend(opts.rtnl ?? RtnlClient.open()),
+      ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
+      ...(opts.countersTtlMs !== undefined ? { countersTtlMs: opts.countersTtlMs } : {}),
+    });
   }
 
   /** Plan for (config, views) and make the kernel match. Latest wins. */

@@ -235,7 +235,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     out('\n3/6 opening 100 TCP connections from the LAN client to 198.19.0.10 (the lab\'s internet)');
     const client = (args: string[], timeoutMs: number) => lab.exec('client', [process.execPath, CLIENT_SCRIPT, ...args], { timeoutMs, allowFail: true });
     const first = parseJson<Hold>((await client(['hold', lab.addr.inet.server4, String(lab.addr.ports.hold), '100', '0'], 30_000)).stdout, 'the client');
-    st = await status(sock);
+    // The daemon's counters are read at most once a second (one nft run shared by every reader):
+    // wait until they show the connections just opened.
+    const newFlows = (s: StatusObject) => s.links.reduce((n, l) => n + ((l.balance as { newFlows?: number } | undefined)?.newFlows ?? 0), 0);
+    for (const t1 = Date.now(); ; await sleep(200)) {
+      st = await status(sock);
+      if (newFlows(st) >= first.opened || Date.now() - t1 > 10_000) break;
+    }
     const spread: Record<string, number> = {};
     for (const l of st.links) spread[l.name] = (l.balance as { newFlows?: number } | undefined)?.newFlows ?? 0;
     out(`    ${first.echoed}/${first.opened} connections answered; new flows per link (weights 5:3:2): ${Object.entries(spread).map(([k, v]) => `${k} ${v}`).join(', ')}`);

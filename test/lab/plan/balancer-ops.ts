@@ -52,7 +52,9 @@ export const ops = {
   start: (a: { stateDir: string; level?: string }) => {
     nl = RtnlClient.open();
     // As the daemon builds it: rtnetlink in this namespace, nft, ctnetlink, /proc/sys, stateDir.
-    balancer = Balancer.open({ logger: pino({ level: a.level ?? 'warn' }, pino.destination(2)), rtnl: nl, stateDir: a.stateDir });
+    // Counters read fresh on every status call: these tests compare readings taken moments apart
+    // (the daemon shares one reading for a second; that sharing is unit-tested).
+    balancer = Balancer.open({ logger: pino({ level: a.level ?? 'warn' }, pino.destination(2)), rtnl: nl, stateDir: a.stateDir, countersTtlMs: 0 });
     return { pid: process.pid };
   },
   apply: async (a: { config: unknown; states: Record<string, LinkInput> }) => {
