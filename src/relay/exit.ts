@@ -5,16 +5,24 @@
  * permits the target (CIDR and port range). A refused open is answered with RST(not-allowed) and
  * logged. A session whose paths are all gone is kept for a while (its flows wait for a path to
  * come back), then dropped with its flows.
+ *
+ * Limits (issue 9 §5, relay.tuning.max*): connections in the handshake are capped in total and per
+ * source ({@link ConnectionGate}); one key may have `maxSessionsPerKey` sessions (a new one replaces
+ * the oldest session that has no path left, else it is refused), a session `maxPathsPerSession`
+ * paths and `maxFlowsPerSession` flows (core/mux.ts). Everything a peer can trigger repeatedly is
+ * logged at most once per {@link LOG_INTERVAL_MS}, then as one summary line with the count.
  */
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { AllowRule, RelayExitConfig, RelayTuningConfig } from '../config/schema.js';
 import { formatEndpoint } from '../config/values.js';
 import { errorMessage } from '../errors.js';
 import type { Clock } from './core/clock.js';
 import { Mux } from './core/mux.js';
-import { isAllowed } from './core/allow.js';
+import { isAllowed, normalizeTarget } from './core/allow.js';
+import { ConnectionGate, sourceKey } from './core/conn-gate.js';
+import { LimitedLog } from '../util/log-limit.js';
 import { Reason } from './protocol/constants.js';
 import type { Target } from './protocol/frames.js';
 import { serverHandshake, sendWelcome } from './net/handshake.js';
@@ -30,12 +38,21 @@ export interface ExitDeps {
 
 /** A target connect that takes longer than this fails the flow (ms). */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Peer-triggered log lines: at most one per kind per interval, then a summary (ms). */
+const LOG_INTERVAL_MS = 10_000;
+
+/** A short, stable name for the key a connection authenticated with (sessions are counted per key). */
+function keyTag(key: Buffer): string {
+  return createHash('sha256').update('wanbraid relay key tag').update(key).digest('hex').slice(0, 12);
+}
 
 interface Session {
   id: Buffer;
   hex: string;
   incarnation: Buffer;
   entry: string;
+  /** {@link keyTag} of the key its paths authenticated with. */
+  key: string;
   mux: Mux;
   paths: Map<number, { name: string; remote: string; since: number }>;
   pending: Map<number, net.Socket>;
@@ -49,6 +66,10 @@ export class RelayExit {
   private refused = 0;
   private rejected = 0;
   private connectFailed = 0;
+  /** Connections closed unread because the handshake caps were full (also counted in `rejected`). */
+  private busy = 0;
+  private readonly gate: ConnectionGate;
+  private readonly logs: Record<'rejected' | 'refused' | 'connectFailed' | 'sessions' | 'paths', LimitedLog>;
   private readonly log: Logger;
   private stopped = false;
 
@@ -60,6 +81,20 @@ export class RelayExit {
   ) {
     this.log = deps.logger.child({ role: 'exit' });
     this.allow = cfg.allow;
+    this.gate = new ConnectionGate(tuning.maxHandshakes, tuning.maxHandshakesPerSource);
+    const summary = (msg: string) => (suppressed: number, intervalMs: number) => this.log.warn({ suppressed, intervalMs }, msg);
+    this.logs = {
+      rejected: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay connections rejected: more not logged one by one')),
+      refused: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay opens refused by the allow-list: more not logged one by one')),
+      connectFailed: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay target connects failed: more not logged one by one')),
+      sessions: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay sessions refused: more not logged one by one')),
+      paths: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay paths refused: more not logged one by one')),
+    };
+  }
+
+  /** Connections in the handshake now, and those closed unread because the caps were full (since start). */
+  get admission(): { handshaking: number; busy: number } {
+    return { handshaking: this.gate.active, busy: this.busy };
   }
 
   /** How long a session without paths keeps its flows (ms). */
@@ -82,9 +117,25 @@ export class RelayExit {
   private onConnection(sock: net.Socket): void {
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
     sock.on('error', () => undefined);
+    const source = sourceKey(sock.remoteAddress);
+    const full = this.gate.admit(source);
+    if (full) {
+      this.rejected++;
+      this.busy++;
+      const limit = full === 'total' ? this.tuning.maxHandshakes : this.tuning.maxHandshakesPerSource;
+      this.logs.rejected.event(() => this.log.warn({ remote, source, handshaking: this.gate.active, limit, by: full }, 'relay connection rejected: too many connections in the handshake'));
+      sock.destroy();
+      return;
+    }
+    let admitted = true;
+    const release = () => {
+      if (admitted) this.gate.release(source);
+      admitted = false;
+    };
     const timeout = Math.max(2 * this.tuning.pathTimeout, 1000);
     serverHandshake(sock, this.key, timeout).then(
       ({ hello, sealer, finish }) => {
+        release();
         if (this.stopped) {
           sock.destroy();
           return;
@@ -92,7 +143,19 @@ export class RelayExit {
         const slash = hello.name.indexOf('/');
         const entry = slash >= 0 ? hello.name.slice(0, slash) : '?';
         const name = slash >= 0 ? hello.name.slice(slash + 1) : hello.name;
-        const s = this.session(hello.session, entry);
+        // Today every entry shares the exit's one key; with per-entry keys, tag the key that matched.
+        const s = this.session(hello.session, entry, keyTag(this.key));
+        if (!s) {
+          this.logs.sessions.event(() => this.log.warn({ remote, entry, maxSessionsPerKey: this.tuning.maxSessionsPerKey }, 'relay session refused: too many sessions for its key'));
+          sock.destroy();
+          return;
+        }
+        if (!s.mux.acceptsPath(hello.slot)) {
+          const detail = { remote, entry, session: s.hex.slice(0, 8), paths: s.mux.pathCount, maxPathsPerSession: this.tuning.maxPathsPerSession };
+          this.logs.paths.event(() => this.log.warn(detail, 'relay path refused: too many paths in the session'));
+          sock.destroy();
+          return;
+        }
         sendWelcome(sock, sealer, { incarnation: s.incarnation, window: this.tuning.reorderBuffer });
         const conn = finish();
         const id = s.mux.addPath(conn, { slot: hello.slot, name, peerWindow: hello.window });
@@ -108,29 +171,40 @@ export class RelayExit {
         });
       },
       (err: unknown) => {
+        release();
         this.rejected++;
-        this.log.warn({ remote, err: errorMessage(err) }, 'relay connection rejected');
+        this.logs.rejected.event(() => this.log.warn({ remote, err: errorMessage(err) }, 'relay connection rejected'));
         sock.destroy();
       },
     );
   }
 
-  private session(id: Buffer, entry: string): Session {
+  /** The session `id`, created if new and the key's session limit allows (undefined: refused). */
+  private session(id: Buffer, entry: string, key: string): Session | undefined {
     const hex = id.toString('hex');
     const found = this.sessions.get(hex);
-    if (found) return found;
+    if (found) return found.key === key ? found : undefined;
+    const mine = [...this.sessions.values()].filter((x) => x.key === key);
+    if (mine.length >= this.tuning.maxSessionsPerKey) {
+      // Sessions are in creation order: replace the oldest that has no path left (an entry that restarted).
+      const idle = mine.find((x) => x.mux.pathCount === 0);
+      if (!idle) return undefined;
+      this.dropSession(idle, 'replaced: too many sessions for its key');
+    }
     const log = this.log.child({ session: hex.slice(0, 8), entry });
     const s: Session = {
       id,
       hex,
       incarnation: randomBytes(8),
       entry,
+      key,
       paths: new Map(),
       pending: new Map(),
       cancelLinger: undefined,
       mux: undefined as unknown as Mux,
     };
-    s.mux = new Mux('exit', muxTuning(this.tuning), this.deps.clock, log, {
+    const tuning = { ...muxTuning(this.tuning), maxFlows: this.tuning.maxFlowsPerSession, maxPaths: this.tuning.maxPathsPerSession };
+    s.mux = new Mux('exit', tuning, this.deps.clock, log, {
       onOpen: (flow, target) => this.openTarget(s, flow, target),
       onFlowEnd: (flow) => {
         const p = s.pending.get(flow);
@@ -159,11 +233,13 @@ export class RelayExit {
     s.mux.close();
   }
 
-  private openTarget(s: Session, flow: number, t: Target): void {
+  private openTarget(s: Session, flow: number, asked: Target): void {
+    // An IPv4-mapped IPv6 target is checked and connected as the IPv4 address it stands for.
+    const t = normalizeTarget(asked);
     const target = formatEndpoint(t);
     if (!isAllowed(this.allow, t)) {
       this.refused++;
-      this.log.warn({ session: s.hex.slice(0, 8), entry: s.entry, flow, target }, 'relay open refused: target not in the allow-list');
+      this.logs.refused.event(() => this.log.warn({ session: s.hex.slice(0, 8), entry: s.entry, flow, target }, 'relay open refused: target not in the allow-list'));
       s.mux.refuseFlow(flow, Reason.NOT_ALLOWED);
       return;
     }
@@ -177,7 +253,7 @@ export class RelayExit {
       if (s.pending.get(flow) !== sock) return;
       s.pending.delete(flow);
       this.connectFailed++;
-      this.log.info({ flow, target, err: err.code ?? err.message }, 'relay target connect failed');
+      this.logs.connectFailed.event(() => this.log.info({ flow, target, err: err.code ?? err.message }, 'relay target connect failed'));
       s.mux.refuseFlow(flow, err.code === 'ECONNREFUSED' ? Reason.CONNECT_REFUSED : Reason.UNREACHABLE);
     });
     sock.once('connect', () => {
@@ -219,6 +295,7 @@ export class RelayExit {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const s of [...this.sessions.values()]) this.dropSession(s, 'relay exit stopping');
+    for (const l of Object.values(this.logs)) l.close();
     await closeServer(this.server);
   }
 }

@@ -52,6 +52,8 @@ export interface MuxTuning {
   openTimeout?: number;
   /** Exit: flows the peer may have open at once; an OPEN beyond is answered RST(limit). Default unlimited. */
   maxFlows?: number;
+  /** Exit: path connections the session may have at once ({@link Mux.acceptsPath}). Default unlimited. */
+  maxPaths?: number;
 }
 
 /** What the engine holds on the peer's behalf (for limits tests and diagnostics). */
@@ -260,6 +262,14 @@ export class Mux {
     this.scheduleFlush();
     this.pump();
     return id;
+  }
+
+  /** Whether a new connection for path `slot` fits `maxPaths` (one that replaces a live slot always does). */
+  acceptsPath(slot: number): boolean {
+    const max = this.tuning.maxPaths;
+    if (max === undefined || this.paths.size < max) return true;
+    for (const p of this.paths.values()) if (p.slot === slot) return true;
+    return false;
   }
 
   /** The transport lost path `id` (error, close, authentication failure). */
