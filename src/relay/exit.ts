@@ -92,6 +92,11 @@ export class RelayExit {
     };
   }
 
+  /** A log line a peer can trigger: in full once per interval (then a summary), at debug level always. */
+  private limited(kind: keyof RelayExit['logs'], level: 'warn' | 'info', detail: Record<string, unknown>, msg: string): void {
+    if (!this.logs[kind].event(() => this.log[level](detail, msg))) this.log.debug(detail, msg);
+  }
+
   /** Connections in the handshake now, and those closed unread because the caps were full (since start). */
   get admission(): { handshaking: number; busy: number } {
     return { handshaking: this.gate.active, busy: this.busy };
@@ -123,7 +128,7 @@ export class RelayExit {
       this.rejected++;
       this.busy++;
       const limit = full === 'total' ? this.tuning.maxHandshakes : this.tuning.maxHandshakesPerSource;
-      this.logs.rejected.event(() => this.log.warn({ remote, source, handshaking: this.gate.active, limit, by: full }, 'relay connection rejected: too many connections in the handshake'));
+      this.limited('rejected', 'warn', { remote, source, handshaking: this.gate.active, limit, by: full }, 'relay connection rejected: too many connections in the handshake');
       sock.destroy();
       return;
     }
@@ -146,13 +151,13 @@ export class RelayExit {
         // Today every entry shares the exit's one key; with per-entry keys, tag the key that matched.
         const s = this.session(hello.session, entry, keyTag(this.key));
         if (!s) {
-          this.logs.sessions.event(() => this.log.warn({ remote, entry, maxSessionsPerKey: this.tuning.maxSessionsPerKey }, 'relay session refused: too many sessions for its key'));
+          this.limited('sessions', 'warn', { remote, entry, maxSessionsPerKey: this.tuning.maxSessionsPerKey }, 'relay session refused: too many sessions for its key');
           sock.destroy();
           return;
         }
         if (!s.mux.acceptsPath(hello.slot)) {
           const detail = { remote, entry, session: s.hex.slice(0, 8), paths: s.mux.pathCount, maxPathsPerSession: this.tuning.maxPathsPerSession };
-          this.logs.paths.event(() => this.log.warn(detail, 'relay path refused: too many paths in the session'));
+          this.limited('paths', 'warn', detail, 'relay path refused: too many paths in the session');
           sock.destroy();
           return;
         }
@@ -173,7 +178,7 @@ export class RelayExit {
       (err: unknown) => {
         release();
         this.rejected++;
-        this.logs.rejected.event(() => this.log.warn({ remote, err: errorMessage(err) }, 'relay connection rejected'));
+        this.limited('rejected', 'warn', { remote, err: errorMessage(err) }, 'relay connection rejected');
         sock.destroy();
       },
     );
@@ -239,7 +244,7 @@ export class RelayExit {
     const target = formatEndpoint(t);
     if (!isAllowed(this.allow, t)) {
       this.refused++;
-      this.logs.refused.event(() => this.log.warn({ session: s.hex.slice(0, 8), entry: s.entry, flow, target }, 'relay open refused: target not in the allow-list'));
+      this.limited('refused', 'warn', { session: s.hex.slice(0, 8), entry: s.entry, flow, target }, 'relay open refused: target not in the allow-list');
       s.mux.refuseFlow(flow, Reason.NOT_ALLOWED);
       return;
     }
@@ -253,7 +258,7 @@ export class RelayExit {
       if (s.pending.get(flow) !== sock) return;
       s.pending.delete(flow);
       this.connectFailed++;
-      this.logs.connectFailed.event(() => this.log.info({ flow, target, err: err.code ?? err.message }, 'relay target connect failed'));
+      this.limited('connectFailed', 'info', { flow, target, err: err.code ?? err.message }, 'relay target connect failed');
       s.mux.refuseFlow(flow, err.code === 'ECONNREFUSED' ? Reason.CONNECT_REFUSED : Reason.UNREACHABLE);
     });
     sock.once('connect', () => {

@@ -510,7 +510,7 @@ export class Mux {
         }
         else {
           const detail = { flow: fl.id, path: p.name, offset: f.offset, result: r, charge: fl.rx.charge, sessionCharge: this.rxCharge };
-          this.violationLog.event(() => this.log.warn(detail, 'relay flow protocol violation, resetting flow'));
+          if (!this.violationLog.event(() => this.log.warn(detail, 'relay flow protocol violation, resetting flow'))) this.log.debug(detail, 'relay flow protocol violation, resetting flow');
           this.resetFlow(fl, Reason.PROTOCOL, 'local');
         }
         return;
@@ -524,7 +524,7 @@ export class Mux {
           freed = fl.tx.ack(f.offset);
         } catch (err) {
           const detail = { flow: fl.id, path: p.name, err: (err as Error).message };
-          this.violationLog.event(() => this.log.warn(detail, 'relay flow protocol violation, resetting flow'));
+          if (!this.violationLog.event(() => this.log.warn(detail, 'relay flow protocol violation, resetting flow'))) this.log.debug(detail, 'relay flow protocol violation, resetting flow');
           this.resetFlow(fl, Reason.PROTOCOL, 'local');
           return;
         }
@@ -561,7 +561,8 @@ export class Mux {
     }
     const max = this.tuning.maxFlows;
     if (max !== undefined && this.flows.size >= max) {
-      this.limitLog.event(() => this.log.warn({ flow: id, flows: this.flows.size, maxFlows: max }, 'relay flow limit reached, open refused'));
+      const detail = { flow: id, flows: this.flows.size, maxFlows: max };
+      if (!this.limitLog.event(() => this.log.warn(detail, 'relay flow limit reached, open refused'))) this.log.debug(detail, 'relay flow limit reached, open refused');
       this.queueCtl({ type: 'RST', flow: id, reason: Reason.LIMIT });
       return;
     }
