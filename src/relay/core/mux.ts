@@ -199,6 +199,8 @@ export class Mux {
   private txCharge = 0;
   /** Flows with a new chunk to send that wait for the session's charge to fall. */
   private readonly budgetWait = new Set<FlowState>();
+  /** Flows whose stale DATA/FIN we already answered since the last flush (a burst of them gets one answer). */
+  private readonly staleAnswered = new Set<number>();
   private readonly violationLog: LimitedLog;
   private readonly limitLog: LimitedLog;
   private resentTotal = 0;
@@ -570,8 +572,10 @@ export class Mux {
     this.events.onOpen?.(id, target);
   }
 
-  /** DATA or FIN for a flow we do not have: re-acknowledge a finished one, reset anything else. */
+  /** DATA or FIN for a flow we do not have: re-acknowledge a finished one, reset anything else (once per flow per flush). */
   private staleFrame(id: number): void {
+    if (this.staleAnswered.has(id)) return;
+    this.staleAnswered.add(id);
     const tomb = this.tombstones.get(id);
     if (tomb && tomb.reason === undefined) this.queueCtl({ type: 'ACK', flow: id, offset: tomb.rxEnd });
     else this.queueCtl({ type: 'RST', flow: id, reason: tomb?.reason ?? Reason.UNKNOWN_FLOW });
@@ -684,6 +688,7 @@ export class Mux {
   /** Send what is owed: flow ACKs and queued control frames on the best path, PATH_ACK and PING on each path. */
   private flush(): void {
     this.flushQueued = false;
+    this.staleAnswered.clear();
     if (this.paths.size === 0) return;
     const now = this.clock.now();
     for (const p of this.paths.values()) this.refreshView(p, now);

@@ -215,3 +215,22 @@ test('a sender with tiny chunks and a stuck receiver is paused by the charged wi
   assert.ok(maxCharge > window / 2, `the window was used (charge peaked at ${maxCharge})`);
   assert.ok(user.pausedEver, 'the source was paused');
 });
+
+test('a burst of frames for a flow that is gone is answered once per flush, not once per frame', () => {
+  const x = exitMux();
+  x.record([{ type: 'OPEN', flow: 5, target: T4 }, { type: 'RST', flow: 5, reason: Reason.RESET }]);
+  x.clock.run(10);
+  x.path.sent = [];
+  const frames: Frame[] = Array.from({ length: 4000 }, (_, i) => ({ type: 'DATA', flow: 5, offset: 2 * i + 1, data: Buffer.from([1]) }));
+  frames.push(...Array.from({ length: 4000 }, (_, i): Frame => ({ type: 'DATA', flow: 77, offset: 2 * i + 1, data: Buffer.from([1]) })));
+  x.record(frames);
+  x.clock.run(20);
+  assert.deepEqual(x.path.rsts(), [
+    { flow: 5, reason: Reason.RESET },
+    { flow: 77, reason: Reason.UNKNOWN_FLOW },
+  ]);
+  // The next burst, after the flush, is answered again (a lost RST is repeated).
+  x.record(frames.slice(0, 10));
+  x.clock.run(30);
+  assert.equal(x.path.rsts().length, 3);
+});
