@@ -668,7 +668,8 @@ export class Mux {
   }
 
   private refreshView(p: PathState, now: number): void {
-    p.view.inflight = p.meter.inflight;
+    // What still sits in our own socket queue is in flight, whatever the peer's PATH_ACKs say.
+    p.view.inflight = Math.max(p.meter.inflight, p.port.queued ?? 0);
     p.view.cap = p.meter.cap(now);
     p.view.srtt = p.meter.srtt;
     p.view.rate = p.meter.maxRate(now);

@@ -11,6 +11,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Mux, CHUNK_COST, MAX_TOMBSTONES, type MuxTuning } from '../../../src/relay/core/mux.js';
 import { Reason, MAX_PLAINTEXT } from '../../../src/relay/protocol/constants.js';
+import { CAP_MAX } from '../../../src/relay/core/path-meter.js';
 import type { Frame } from '../../../src/relay/protocol/frames.js';
 import type { FlowPort, PathPort } from '../../../src/relay/core/ports.js';
 import { silentLogger } from '../../../src/log.js';
@@ -233,4 +234,53 @@ test('a burst of frames for a flow that is gone is answered once per flush, not 
   x.record(frames.slice(0, 10));
   x.clock.run(30);
   assert.equal(x.path.rsts().length, 3);
+});
+
+/** The exit sends a target's data to a peer that reads nothing but acknowledges everything; returns our socket queue (bytes). */
+function unreadPeer(portReportsQueue: boolean): { queued: number; pathUp: boolean } {
+  const x = exitMux({ sessionBuffer: 8 * 1024 * 1024 });
+  const queue = { bytes: 0, written: 0, offsets: 0 };
+  const port = x.path as FakePath & { queued?: number };
+  if (portReportsQueue) Object.defineProperty(port, 'queued', { get: () => queue.bytes });
+  const sendData = port.sendData.bind(port);
+  const sendFrames = port.sendFrames.bind(port);
+  port.sendData = (flow, offset, payload) => {
+    const n = sendData(flow, offset, payload);
+    queue.bytes += n;
+    queue.written += n;
+    queue.offsets = Math.max(queue.offsets, offset + payload.length);
+    return n;
+  };
+  port.sendFrames = (frames) => {
+    const n = sendFrames(frames);
+    queue.bytes += n;
+    queue.written += n;
+    return n;
+  };
+  x.record([{ type: 'OPEN', flow: 1, target: T4 }]);
+  const target = x.targets.get(1)!;
+  let paused = false;
+  target.pause = () => (paused = true);
+  target.resume = () => (paused = false);
+  for (let step = 0; step < 1500; step++) {
+    if (!paused) x.mux.flowData(1, Buffer.alloc(64 * 1024, 3));
+    x.clock.run(x.clock.now() + 1);
+    x.record([
+      { type: 'PATH_ACK', received: queue.written, time: 0 },
+      { type: 'ACK', flow: 1, offset: queue.offsets },
+    ]);
+  }
+  return { queued: queue.bytes, pathUp: x.path.closed === undefined };
+}
+
+test('a peer that acknowledges what it never read cannot grow our socket queue past the path cap', () => {
+  // The peer reads nothing: every byte we write stays queued in our socket. It still sends
+  // PATH_ACKs for all of it and ACKs every chunk (it can guess the sizes), so unless the engine
+  // counts the queue as in flight it writes whatever the target sends, without bound.
+  const control = unreadPeer(false);
+  assert.ok(control.queued > 4 * CAP_MAX, `positive control: a port that hides its queue lets it grow to ${control.queued} bytes`);
+  const bounded = unreadPeer(true);
+  assert.ok(bounded.pathUp);
+  assert.ok(bounded.queued > 64 * 1024, `the path was used (${bounded.queued} bytes queued)`);
+  assert.ok(bounded.queued <= CAP_MAX + 128 * 1024, `queued ${bounded.queued} bytes, cap ${CAP_MAX}`);
 });
