@@ -57,7 +57,9 @@ async function start(exitScript: string): Promise<Run> {
   writeFileSync(join(dir, 'k'), keyText + '\n', { mode: 0o600 });
   const key = parseKey(keyText) as Buffer;
   // The target accepts and never reads: what the exit delivers stays in its socket, the rest in the reorder buffer.
-  const target = net.createServer({ pauseOnConnect: true }, () => undefined);
+  const held: net.Socket[] = [];
+  const target = net.createServer({ pauseOnConnect: true }, (c) => void held.push(c));
+  (target as net.Server & { held?: net.Socket[] }).held = held;
   await new Promise<void>((r) => target.listen({ host: '127.0.0.1', port: 0 }, r));
   const tport = (target.address() as net.AddressInfo).port;
   const port = await freePort();
@@ -206,6 +208,8 @@ async function main(): Promise<void> {
       JSON.stringify({ case: name, exit: exitScript, rssBeforeMiB: +(before / MiB).toFixed(1), rssPeakMiB: +(Math.max(run.peak, after) / MiB).toFixed(1), rssEndMiB: +(after / MiB).toFixed(1), seconds: (Date.now() - t) / 1000, logLines: lines, what }),
     );
     await run.exit.stop();
+    // The target never reads, so it never sees the exit's close: drop its sockets first.
+    for (const c of (run.target as net.Server & { held?: net.Socket[] }).held ?? []) c.destroy();
     await new Promise<void>((r) => run.target.close(() => r()));
   }
 }
