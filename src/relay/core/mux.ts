@@ -811,6 +811,12 @@ export class Mux {
     this.txCharge -= f.tx.sentCharge;
     this.heldBytes -= f.tx.held;
     this.resumeSources();
+    if (f.tx.sentCharge > 0 && this.budgetWait.size > 0) {
+      // Its unacknowledged chunks no longer count against the session: the flows waiting may send.
+      for (const w of this.budgetWait) this.ready.add(w);
+      this.budgetWait.clear();
+      this.pump();
+    }
   }
 
   private bury(t: Tombstone): void {

@@ -284,3 +284,19 @@ test('a peer that acknowledges what it never read cannot grow our socket queue p
   assert.ok(bounded.queued > 64 * 1024, `the path was used (${bounded.queued} bytes queued)`);
   assert.ok(bounded.queued <= CAP_MAX + 128 * 1024, `queued ${bounded.queued} bytes, cap ${CAP_MAX}`);
 });
+
+test('new chunks wait while the session charge is full and go when a flow that held it ends', () => {
+  const x = exitMux({ sessionBuffer: 48 * 1024 });
+  x.record([{ type: 'OPEN', flow: 1, target: T4 }, { type: 'OPEN', flow: 2, target: T4 }]);
+  x.mux.flowData(1, Buffer.alloc(48 * 1024, 1));
+  x.mux.flowData(2, Buffer.alloc(48 * 1024, 2));
+  x.clock.run(5);
+  const data = (flow: number) => x.path.sent.filter((f) => f.type === 'DATA' && f.flow === flow).length;
+  assert.deepEqual([data(1), data(2)], [2, 0], 'two 16 KiB chunks fit in 48 KiB with their charge, a third does not');
+  assert.equal(x.mux.held().sentCharge, 2 * (16 * 1024 + CHUNK_COST));
+  x.record([{ type: 'RST', flow: 1, reason: Reason.RESET }]);
+  x.clock.run(10);
+  // One chunk: the path's own in-flight cap (64 KiB, flow 1's chunks still count there) stops the next.
+  assert.equal(data(2), 1, 'flow 2 sends once flow 1 no longer holds the budget');
+  assert.equal(x.mux.held().sentCharge, 16 * 1024 + CHUNK_COST);
+});
