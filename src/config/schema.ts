@@ -368,6 +368,15 @@ const RelayTuning = z.strictObject({
   retryMax: duration().default(2000),
   /** A path that answers no keepalive for this long is declared dead. */
   pathTimeout: duration().default(1500),
+  /** Limits against a key holder (docs/relay-protocol.md §8). Flows one session may have open at once (exit). */
+  maxFlowsPerSession: int(1, 1_000_000).default(1024),
+  /** Path connections one session may have at once (exit). */
+  maxPathsPerSession: int(1, 65_536).default(64),
+  /** Sessions (entry instances) one key may have at once (exit). */
+  maxSessionsPerKey: int(1, 100_000).default(8),
+  /** Connections in the handshake at once, in total and from one source (IPv4 address, IPv6 /64) (exit). */
+  maxHandshakes: int(1, 1_000_000).default(128),
+  maxHandshakesPerSource: int(1, 1_000_000).default(16),
 });
 
 const Relay = z.strictObject({
@@ -381,6 +390,11 @@ const Relay = z.strictObject({
     retryMin: 200,
     retryMax: 2000,
     pathTimeout: 1500,
+    maxFlowsPerSession: 1024,
+    maxPathsPerSession: 64,
+    maxSessionsPerKey: 8,
+    maxHandshakes: 128,
+    maxHandshakesPerSource: 16,
   }),
 });
 

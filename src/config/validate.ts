@@ -212,6 +212,7 @@ export function semanticCheck(c: Config): ConfigIssue[] {
     if (t.pathQueue < t.chunkSize) add('relay.tuning.pathQueue', 'expected at least one chunk');
     if (t.sessionBuffer < t.reorderBuffer) add('relay.tuning.sessionBuffer', `expected at least reorderBuffer (${t.reorderBuffer} bytes)`);
     if (t.reorderBuffer > 0xffffffff) add('relay.tuning.reorderBuffer', 'expected at most 4GiB');
+    if (t.maxHandshakesPerSource > t.maxHandshakes) add('relay.tuning.maxHandshakesPerSource', `expected at most maxHandshakes (${t.maxHandshakes})`);
   }
 
   const listens = new Map<string, string>();

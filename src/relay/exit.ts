@@ -10,6 +10,12 @@
  * the key that opened them (an entry can never join a session opened under another key). New keys
  * (reload) take effect at once: the sessions of a key that was removed or changed are closed, and
  * a handshake that finishes under such a key is refused.
+ *
+ * Limits (issue 9 §5, relay.tuning.max*): connections in the handshake are capped in total and per
+ * source ({@link ConnectionGate}); one key may have `maxSessionsPerKey` sessions (a new one replaces
+ * the oldest session that has no path left, else it is refused), a session `maxPathsPerSession`
+ * paths and `maxFlowsPerSession` flows (core/mux.ts). Everything a peer can trigger repeatedly is
+ * logged at most once per {@link LOG_INTERVAL_MS}, then as one summary line with the count.
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -19,7 +25,9 @@ import { formatEndpoint } from '../config/values.js';
 import { errorMessage } from '../errors.js';
 import type { Clock } from './core/clock.js';
 import { Mux } from './core/mux.js';
-import { isAllowed } from './core/allow.js';
+import { isAllowed, normalizeTarget } from './core/allow.js';
+import { ConnectionGate, sourceKey } from './core/conn-gate.js';
+import { LimitedLog } from '../util/log-limit.js';
 import { Reason } from './protocol/constants.js';
 import type { Target } from './protocol/frames.js';
 import { serverHandshake, sendWelcome } from './net/handshake.js';
@@ -37,6 +45,9 @@ export interface ExitDeps {
 
 /** A target connect that takes longer than this fails the flow (ms). */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Peer-triggered log lines: at most one per kind per interval, then a summary (ms). */
+const LOG_INTERVAL_MS = 10_000;
+
 
 interface Session {
   id: Buffer;
@@ -59,6 +70,10 @@ export class RelayExit {
   private refused = 0;
   private rejected = 0;
   private connectFailed = 0;
+  /** Connections closed unread because the handshake caps were full (also counted in `rejected`). */
+  private busy = 0;
+  private readonly gate: ConnectionGate;
+  private readonly logs: Record<'rejected' | 'refused' | 'connectFailed' | 'sessions' | 'paths', LimitedLog>;
   private readonly log: Logger;
   private stopped = false;
 
@@ -70,6 +85,25 @@ export class RelayExit {
   ) {
     this.log = deps.logger.child({ role: 'exit' });
     this.allow = cfg.allow;
+    this.gate = new ConnectionGate(tuning.maxHandshakes, tuning.maxHandshakesPerSource);
+    const summary = (msg: string) => (suppressed: number, intervalMs: number) => this.log.warn({ suppressed, intervalMs }, msg);
+    this.logs = {
+      rejected: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay connections rejected: more not logged one by one')),
+      refused: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay opens refused by the allow-list: more not logged one by one')),
+      connectFailed: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay target connects failed: more not logged one by one')),
+      sessions: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay sessions refused: more not logged one by one')),
+      paths: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay paths refused: more not logged one by one')),
+    };
+  }
+
+  /** A log line a peer can trigger: in full once per interval (then a summary), at debug level always. */
+  private limited(kind: keyof RelayExit['logs'], level: 'warn' | 'info', detail: Record<string, unknown>, msg: string): void {
+    if (!this.logs[kind].event(() => this.log[level](detail, msg))) this.log.debug(detail, msg);
+  }
+
+  /** Connections in the handshake now, and those closed unread because the caps were full (since start). */
+  get admission(): { handshaking: number; busy: number } {
+    return { handshaking: this.gate.active, busy: this.busy };
   }
 
   /** How long a session without paths keeps its flows (ms). */
@@ -106,9 +140,25 @@ export class RelayExit {
   private onConnection(sock: net.Socket): void {
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
     sock.on('error', () => undefined);
+    const source = sourceKey(sock.remoteAddress);
+    const full = this.gate.admit(source);
+    if (full) {
+      this.rejected++;
+      this.busy++;
+      const limit = full === 'total' ? this.tuning.maxHandshakes : this.tuning.maxHandshakesPerSource;
+      this.limited('rejected', 'warn', { remote, source, handshaking: this.gate.active, limit, by: full }, 'relay connection rejected: too many connections in the handshake');
+      sock.destroy();
+      return;
+    }
+    let admitted = true;
+    const release = () => {
+      if (admitted) this.gate.release(source);
+      admitted = false;
+    };
     const timeout = Math.max(2 * this.tuning.pathTimeout, 1000);
     serverHandshake(sock, (n) => this.keys.lookup(n), timeout).then(
       ({ hello, keyName, key, sealer, finish }) => {
+        release();
         if (this.stopped) {
           sock.destroy();
           return;
@@ -123,6 +173,17 @@ export class RelayExit {
         const entry = slash >= 0 ? hello.name.slice(0, slash) : '?';
         const name = slash >= 0 ? hello.name.slice(slash + 1) : hello.name;
         const s = this.session(hello.session, entry, keyName, key);
+        if (!s) {
+          this.limited('sessions', 'warn', { remote, entry, maxSessionsPerKey: this.tuning.maxSessionsPerKey }, 'relay session refused: too many sessions for its key');
+          sock.destroy();
+          return;
+        }
+        if (!s.mux.acceptsPath(hello.slot)) {
+          const detail = { remote, entry, session: s.hex.slice(0, 8), paths: s.mux.pathCount, maxPathsPerSession: this.tuning.maxPathsPerSession };
+          this.limited('paths', 'warn', detail, 'relay path refused: too many paths in the session');
+          sock.destroy();
+          return;
+        }
         sendWelcome(sock, sealer, { incarnation: s.incarnation, window: this.tuning.reorderBuffer });
         const conn = finish();
         const id = s.mux.addPath(conn, { slot: hello.slot, name, peerWindow: hello.window });
@@ -138,18 +199,27 @@ export class RelayExit {
         });
       },
       (err: unknown) => {
+        release();
         this.rejected++;
-        this.log.warn({ remote, err: errorMessage(err) }, 'relay connection rejected');
+        this.limited('rejected', 'warn', { remote, err: errorMessage(err) }, 'relay connection rejected');
         sock.destroy();
       },
     );
   }
 
-  private session(id: Buffer, entry: string, keyName: string, key: PeerKey): Session {
+  /** The session `id` under `keyName`, created if new and the key's session limit allows (undefined: refused). */
+  private session(id: Buffer, entry: string, keyName: string, key: PeerKey): Session | undefined {
     const hex = id.toString('hex');
     const mapKey = `${keyName}/${hex}`;
     const found = this.sessions.get(mapKey);
     if (found) return found;
+    const mine = [...this.sessions.values()].filter((x) => x.keyName === keyName);
+    if (mine.length >= this.tuning.maxSessionsPerKey) {
+      // Sessions are in creation order: replace the oldest that has no path left (an entry that restarted).
+      const idle = mine.find((x) => x.mux.pathCount === 0);
+      if (!idle) return undefined;
+      this.dropSession(idle, 'replaced: too many sessions for its key');
+    }
     const log = this.log.child({ session: hex.slice(0, 8), entry, key: keyName });
     const s: Session = {
       id,
@@ -163,7 +233,8 @@ export class RelayExit {
       cancelLinger: undefined,
       mux: undefined as unknown as Mux,
     };
-    s.mux = new Mux('exit', muxTuning(this.tuning), this.deps.clock, log, {
+    const tuning = { ...muxTuning(this.tuning), maxFlows: this.tuning.maxFlowsPerSession, maxPaths: this.tuning.maxPathsPerSession };
+    s.mux = new Mux('exit', tuning, this.deps.clock, log, {
       onOpen: (flow, target) => this.openTarget(s, flow, target),
       onFlowEnd: (flow) => {
         const p = s.pending.get(flow);
@@ -192,11 +263,13 @@ export class RelayExit {
     s.mux.close();
   }
 
-  private openTarget(s: Session, flow: number, t: Target): void {
+  private openTarget(s: Session, flow: number, asked: Target): void {
+    // An IPv4-mapped IPv6 target is checked and connected as the IPv4 address it stands for.
+    const t = normalizeTarget(asked);
     const target = formatEndpoint(t);
     if (!isAllowed(this.allow, t)) {
       this.refused++;
-      this.log.warn({ session: s.hex.slice(0, 8), entry: s.entry, flow, target }, 'relay open refused: target not in the allow-list');
+      this.limited('refused', 'warn', { session: s.hex.slice(0, 8), entry: s.entry, flow, target }, 'relay open refused: target not in the allow-list');
       s.mux.refuseFlow(flow, Reason.NOT_ALLOWED);
       return;
     }
@@ -210,7 +283,7 @@ export class RelayExit {
       if (s.pending.get(flow) !== sock) return;
       s.pending.delete(flow);
       this.connectFailed++;
-      this.log.info({ flow, target, err: err.code ?? err.message }, 'relay target connect failed');
+      this.limited('connectFailed', 'info', { flow, target, err: err.code ?? err.message }, 'relay target connect failed');
       s.mux.refuseFlow(flow, err.code === 'ECONNREFUSED' ? Reason.CONNECT_REFUSED : Reason.UNREACHABLE);
     });
     sock.once('connect', () => {
@@ -252,6 +325,7 @@ export class RelayExit {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const s of [...this.sessions.values()]) this.dropSession(s, 'relay exit stopping');
+    for (const l of Object.values(this.logs)) l.close();
     await closeServer(this.server);
   }
 }

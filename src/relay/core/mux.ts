@@ -13,6 +13,13 @@
  * unacknowledged bytes per direction: beyond that the sources are paused. Acknowledgements are
  * coalesced per event-loop turn ({@link Clock.defer}).
  *
+ * Bounds against the peer (it holds the key, but may still be hostile): what we buffer for it is
+ * charged at payload plus {@link CHUNK_COST} per chunk, at most its window per flow and at most
+ * `sessionBuffer` for all flows of the session (we send within the same charges); a flow that
+ * overruns either is reset (`protocol`). The peer may open at most `maxFlows` flows at a time
+ * (beyond: RST `limit`, no state kept), and at most {@link MAX_TOMBSTONES} closed flows are
+ * remembered. Warnings the peer can trigger are rate-limited ({@link LimitedLog}).
+ *
  * Concurrency: single-threaded; every entry point may be called from any I/O callback. Calls into
  * ports never call back synchronously (socket events are asynchronous in Node).
  */
@@ -25,6 +32,10 @@ import type { FlowPort, PathPort } from './ports.js';
 import { ReceiveStream } from './receive-stream.js';
 import { pickControlPath, pickDataPath, type PathView } from './scheduler.js';
 import { SendStream, type TxItem } from './send-stream.js';
+import { CHUNK_COST, chunkCharge } from './receive-stream.js';
+import { LimitedLog } from '../../util/log-limit.js';
+
+export { CHUNK_COST };
 
 export interface MuxTuning {
   /** Payload bytes per DATA frame. */
@@ -39,6 +50,20 @@ export interface MuxTuning {
   sessionBuffer: number;
   /** Entry: an OPEN unanswered this long resets the flow (ms). */
   openTimeout?: number;
+  /** Exit: flows the peer may have open at once; an OPEN beyond is answered RST(limit). Default unlimited. */
+  maxFlows?: number;
+  /** Exit: path connections the session may have at once ({@link Mux.acceptsPath}). Default unlimited. */
+  maxPaths?: number;
+}
+
+/** What the engine holds on the peer's behalf (for limits tests and diagnostics). */
+export interface MuxHeld {
+  /** Charge of all reorder buffers (payload + {@link CHUNK_COST} per chunk, bytes); at most `sessionBuffer`. */
+  reorderCharge: number;
+  /** Charge of the chunks we sent and the peer has not acknowledged (bytes); at most `sessionBuffer` plus one chunk. */
+  sentCharge: number;
+  /** Closed flows remembered (at most {@link MAX_TOMBSTONES}). */
+  tombstones: number;
 }
 
 export type FlowEnd = { how: 'done' } | { how: 'reset'; reason: number; by: 'local' | 'peer' };
@@ -149,6 +174,10 @@ interface Pending {
 
 const RECORD_OVERHEAD = RECORD_HEADER_LEN + TAG_LEN;
 const TOMBSTONE_MS = 30_000;
+/** Closed flows remembered at most (about 100 bytes each); the oldest are forgotten first. */
+export const MAX_TOMBSTONES = 65_536;
+/** At most one warning per interval for what the peer can trigger repeatedly (ms); then a summary line. */
+const WARN_INTERVAL_MS = 10_000;
 const RATE_INTERVAL_MS = 1000;
 
 export class Mux {
@@ -164,6 +193,16 @@ export class Mux {
   private nextPathId = 1;
   private nextFlowId = 1;
   private heldBytes = 0;
+  /** Charge of every flow's reorder buffer (bytes). */
+  private rxCharge = 0;
+  /** Charge of every flow's sent, unacknowledged chunks (bytes). */
+  private txCharge = 0;
+  /** Flows with a new chunk to send that wait for the session's charge to fall. */
+  private readonly budgetWait = new Set<FlowState>();
+  /** Flows whose stale DATA/FIN we already answered since the last flush (a burst of them gets one answer). */
+  private readonly staleAnswered = new Set<number>();
+  private readonly violationLog: LimitedLog;
+  private readonly limitLog: LimitedLog;
   private resentTotal = 0;
   private duplicates = 0;
   private flushQueued = false;
@@ -182,6 +221,12 @@ export class Mux {
     private readonly events: MuxEvents = {},
   ) {
     this.peerWindow = tuning.reorderBuffer;
+    this.violationLog = new LimitedLog(clock, WARN_INTERVAL_MS, (suppressed, intervalMs) =>
+      this.log.warn({ suppressed, intervalMs }, 'relay flow protocol violations: more flows reset, not logged one by one'),
+    );
+    this.limitLog = new LimitedLog(clock, WARN_INTERVAL_MS, (suppressed, intervalMs) =>
+      this.log.warn({ suppressed, intervalMs, maxFlows: this.tuning.maxFlows }, 'relay flow limit: more opens refused, not logged one by one'),
+    );
     this.stopTick = clock.every(Math.max(20, Math.floor(tuning.pathTimeout / 5)), () => this.tick());
   }
 
@@ -219,6 +264,14 @@ export class Mux {
     this.scheduleFlush();
     this.pump();
     return id;
+  }
+
+  /** Whether a new connection for path `slot` fits `maxPaths` (one that replaces a live slot always does). */
+  acceptsPath(slot: number): boolean {
+    const max = this.tuning.maxPaths;
+    if (max === undefined || this.paths.size < max) return true;
+    for (const p of this.paths.values()) if (p.slot === slot) return true;
+    return false;
   }
 
   /** The transport lost path `id` (error, close, authentication failure). */
@@ -362,6 +415,8 @@ export class Mux {
     this.flush();
     this.closed = true;
     this.stopTick();
+    this.violationLog.close();
+    this.limitLog.close();
     for (const p of [...this.paths.values()]) {
       try {
         p.port.sendFrames([{ type: 'GOAWAY', reason: Reason.SHUTDOWN }]);
@@ -371,6 +426,10 @@ export class Mux {
       this.paths.delete(p.id);
       p.port.close('relay stopped');
     }
+  }
+
+  held(): MuxHeld {
+    return { reorderCharge: this.rxCharge, sentCharge: this.txCharge, tombstones: this.tombstones.size };
   }
 
   status(): MuxStatus {
@@ -443,14 +502,17 @@ export class Mux {
       case 'FIN': {
         const fl = this.flows.get(f.flow);
         if (!fl) return this.staleFrame(f.flow);
-        const r = fl.rx.accept(f.offset, f.type === 'DATA' ? f.data : undefined);
+        const before = fl.rx.charge;
+        const r = fl.rx.accept(f.offset, f.type === 'DATA' ? f.data : undefined, this.tuning.sessionBuffer - this.rxCharge);
+        this.rxCharge += fl.rx.charge - before;
         if (r === 'new') this.deliver(fl);
         else if (r === 'dup') {
           this.duplicates++;
           this.ackDue.add(fl);
         }
         else {
-          this.log.warn({ flow: fl.id, path: p.name, offset: f.offset, result: r }, 'relay flow protocol violation, resetting flow');
+          const detail = { flow: fl.id, path: p.name, offset: f.offset, result: r, charge: fl.rx.charge, sessionCharge: this.rxCharge };
+          if (!this.violationLog.event(() => this.log.warn(detail, 'relay flow protocol violation, resetting flow'))) this.log.debug(detail, 'relay flow protocol violation, resetting flow');
           this.resetFlow(fl, Reason.PROTOCOL, 'local');
         }
         return;
@@ -459,14 +521,19 @@ export class Mux {
         const fl = this.flows.get(f.flow);
         if (!fl) return;
         let freed: number;
+        const charged = fl.tx.sentCharge;
         try {
           freed = fl.tx.ack(f.offset);
         } catch (err) {
-          this.log.warn({ flow: fl.id, path: p.name, err: (err as Error).message }, 'relay flow protocol violation, resetting flow');
+          const detail = { flow: fl.id, path: p.name, err: (err as Error).message };
+          if (!this.violationLog.event(() => this.log.warn(detail, 'relay flow protocol violation, resetting flow'))) this.log.debug(detail, 'relay flow protocol violation, resetting flow');
           this.resetFlow(fl, Reason.PROTOCOL, 'local');
           return;
         }
         if (freed > 0) {
+          this.txCharge -= charged - fl.tx.sentCharge;
+          for (const w of this.budgetWait) this.ready.add(w);
+          this.budgetWait.clear();
           this.heldBytes -= freed;
           this.resumeSources();
           if (fl.phase === 'open' && fl.tx.end > fl.tx.acked) this.ready.add(fl);
@@ -494,12 +561,21 @@ export class Mux {
       this.queueCtl({ type: 'RST', flow: id, reason: tomb.reason ?? Reason.UNKNOWN_FLOW });
       return;
     }
+    const max = this.tuning.maxFlows;
+    if (max !== undefined && this.flows.size >= max) {
+      const detail = { flow: id, flows: this.flows.size, maxFlows: max };
+      if (!this.limitLog.event(() => this.log.warn(detail, 'relay flow limit reached, open refused'))) this.log.debug(detail, 'relay flow limit reached, open refused');
+      this.queueCtl({ type: 'RST', flow: id, reason: Reason.LIMIT });
+      return;
+    }
     this.newFlow(id, 'connecting', undefined, target);
     this.events.onOpen?.(id, target);
   }
 
-  /** DATA or FIN for a flow we do not have: re-acknowledge a finished one, reset anything else. */
+  /** DATA or FIN for a flow we do not have: re-acknowledge a finished one, reset anything else (once per flow per flush). */
   private staleFrame(id: number): void {
+    if (this.staleAnswered.has(id)) return;
+    this.staleAnswered.add(id);
     const tomb = this.tombstones.get(id);
     if (tomb && tomb.reason === undefined) this.queueCtl({ type: 'ACK', flow: id, offset: tomb.rxEnd });
     else this.queueCtl({ type: 'RST', flow: id, reason: tomb?.reason ?? Reason.UNKNOWN_FLOW });
@@ -510,8 +586,10 @@ export class Mux {
     if (!f.port || f.sinkBlocked) return;
     let moved = false;
     for (;;) {
+      const charged = f.rx.charge;
       const it = f.rx.pull();
       if (!it) break;
+      this.rxCharge -= charged - f.rx.charge;
       moved = true;
       if (it.data) {
         if (!f.port.write(it.data)) {
@@ -558,6 +636,12 @@ export class Mux {
         this.ready.delete(f);
         continue;
       }
+      if (item.sends === 0 && this.txCharge > 0 && this.txCharge + chunkCharge(item.len) > this.tuning.sessionBuffer) {
+        // The peer holds us to sessionBuffer for all flows together: wait for an acknowledgement.
+        this.ready.delete(f);
+        this.budgetWait.add(f);
+        continue;
+      }
       const wire = (item.data ? DATA_HEADER_LEN + item.len : 11) + RECORD_OVERHEAD;
       const pid = pickDataPath(this.views(), wire);
       if (pid === undefined) return;
@@ -571,7 +655,9 @@ export class Mux {
   private sendItem(p: PathState, f: FlowState, item: TxItem, now: number): void {
     const bytes = item.data ? p.port.sendData(f.id, item.off, item.data) : p.port.sendFrames([{ type: 'FIN', flow: f.id, offset: item.off }]);
     if (item.sends > 0) p.counters.retransmittedChunks++;
+    const charged = f.tx.sentCharge;
     f.tx.sent(item, p.id);
+    this.txCharge += f.tx.sentCharge - charged;
     p.meter.onSend(bytes, true, now);
     p.counters.txBytes += bytes;
     this.refreshView(p, now);
@@ -582,7 +668,8 @@ export class Mux {
   }
 
   private refreshView(p: PathState, now: number): void {
-    p.view.inflight = p.meter.inflight;
+    // What still sits in our own socket queue is in flight, whatever the peer's PATH_ACKs say.
+    p.view.inflight = Math.max(p.meter.inflight, p.port.queued ?? 0);
     p.view.cap = p.meter.cap(now);
     p.view.srtt = p.meter.srtt;
     p.view.rate = p.meter.maxRate(now);
@@ -602,6 +689,7 @@ export class Mux {
   /** Send what is owed: flow ACKs and queued control frames on the best path, PATH_ACK and PING on each path. */
   private flush(): void {
     this.flushQueued = false;
+    this.staleAnswered.clear();
     if (this.paths.size === 0) return;
     const now = this.clock.now();
     for (const p of this.paths.values()) this.refreshView(p, now);
@@ -718,13 +806,26 @@ export class Mux {
     this.flows.delete(f.id);
     this.ready.delete(f);
     this.paused.delete(f);
+    this.budgetWait.delete(f);
+    this.rxCharge -= f.rx.charge;
+    this.txCharge -= f.tx.sentCharge;
     this.heldBytes -= f.tx.held;
     this.resumeSources();
+    if (f.tx.sentCharge > 0 && this.budgetWait.size > 0) {
+      // Its unacknowledged chunks no longer count against the session: the flows waiting may send.
+      for (const w of this.budgetWait) this.ready.add(w);
+      this.budgetWait.clear();
+      this.pump();
+    }
   }
 
   private bury(t: Tombstone): void {
     this.tombstones.set(t.id, t);
     this.tombQueue.push(t);
+    while (this.tombstones.size > MAX_TOMBSTONES || this.tombQueue.length > 2 * MAX_TOMBSTONES) {
+      const old = this.tombQueue.shift()!;
+      if (this.tombstones.get(old.id) === old) this.tombstones.delete(old.id);
+    }
   }
 
   private resumeSources(): void {

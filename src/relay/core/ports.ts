@@ -13,6 +13,12 @@ export interface PathPort {
   sendData(flow: number, offset: number, payload: Buffer): number;
   /** Close the connection now. The engine has already forgotten the path. */
   close(reason: string): void;
+  /**
+   * Bytes written and still queued in user space (not yet taken by the kernel), if the port can
+   * tell. The engine counts them as in flight whatever the peer's PATH_ACKs claim, so a peer that
+   * acknowledges what it never read cannot grow the queue past the path's cap.
+   */
+  readonly queued?: number;
 }
 
 export interface FlowPort {

@@ -3,12 +3,15 @@
  * it over until the far end acknowledges it (cumulative ACK by byte offset). Pure, no I/O.
  *
  * Offsets: chunk i covers [off, off + len); the FIN occupies one unit at the end of the stream.
- * {@link take} hands out retransmissions first (lowest offset first), then new chunks while they
- * fit in the peer's window (bytes past the acknowledged offset). {@link pathFailed} takes back the
+ * {@link peek} hands out retransmissions first (lowest offset first), then new chunks while they
+ * fit in the peer's window: the bytes past the acknowledged offset plus {@link CHUNK_COST} per
+ * unacknowledged chunk, the charge the receiver holds us to (receive-stream.ts), so a flow of tiny
+ * chunks is paused by the window instead of being reset for overrunning it. {@link pathFailed} takes back the
  * chunks a dead path carried that are not yet acknowledged; the receiver drops the duplicates a
  * resend may create, by offset.
  */
 import { RelayProtocolError } from '../protocol/frames.js';
+import { CHUNK_COST, chunkCharge } from './receive-stream.js';
 
 export interface TxItem {
   /** Stream offset of the first byte (bytes). */
@@ -38,6 +41,8 @@ export class SendStream {
   /** Highest offset sent so far (end of the furthest item sent). */
   sentEnd = 0;
   finQueued = false;
+  /** Charge of the chunks sent at least once and not yet acknowledged (bytes, {@link chunkCharge} each). */
+  sentCharge = 0;
 
   /** Bytes queued here (sent or not) that the far end has not acknowledged. */
   get held(): number {
@@ -68,13 +73,17 @@ export class SendStream {
     this.end += 1;
   }
 
-  /** The next item to send within `window` bytes past the acknowledged offset, without removing it. */
+  /**
+   * The next item to send without removing it: a retransmission, else the next new item if the
+   * charge of everything unacknowledged up to and including it (bytes past the acknowledged offset
+   * plus {@link CHUNK_COST} per chunk) stays within `window`. The first unacknowledged item always goes.
+   */
   peek(window: number): TxItem | undefined {
     while (this.resend.length > 0 && this.resend[0]!.off < this.acked) this.resend.shift();
     if (this.resend.length > 0) return this.resend[0];
     const it = this.items[this.fresh];
     if (!it) return undefined;
-    if (it.off === this.acked || it.off + it.len - this.acked <= window) return it;
+    if (it.off === this.acked || it.off + it.len - this.acked + CHUNK_COST * (this.fresh - this.head + 1) <= window) return it;
     return undefined;
   }
 
@@ -84,6 +93,7 @@ export class SendStream {
     else if (this.items[this.fresh] === item) this.fresh++;
     else throw new RangeError('sent() for an item that is not the next one');
     item.path = path;
+    if (item.sends === 0) this.sentCharge += chunkCharge(item.len);
     item.sends++;
     if (item.off + item.len > this.sentEnd) this.sentEnd = item.off + item.len;
   }
@@ -97,7 +107,10 @@ export class SendStream {
     const boundary = i < this.items.length ? this.items[i]!.off : this.end;
     if (boundary !== offset) throw new RelayProtocolError(`ACK offset ${offset} is not a chunk boundary`);
     const freed = offset - this.acked;
-    for (let k = this.head; k < i; k++) this.items[k] = undefined as unknown as TxItem;
+    for (let k = this.head; k < i; k++) {
+      this.sentCharge -= chunkCharge(this.items[k]!.len);
+      this.items[k] = undefined as unknown as TxItem;
+    }
     this.head = i;
     if (this.fresh < i) this.fresh = i;
     this.acked = offset;

@@ -76,6 +76,8 @@ export const Reason = {
   NO_TARGET: 7,
   /** The flow waited too long for an answer. */
   TIMEOUT: 8,
+  /** The receiver's limits refuse it (too many flows in the session). */
+  LIMIT: 9,
 } as const;
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
 
@@ -89,6 +91,7 @@ const REASON_NAMES: Record<number, string> = {
   6: 'shutdown',
   7: 'no-target',
   8: 'timeout',
+  9: 'limit',
 };
 
 export function reasonName(code: number): string {

@@ -44,7 +44,8 @@ test('per-entry keys: each entry with its own key; key B can pose neither as the
   servers.push(target);
   const tport = await target.listen();
   const exitPort = await freePort();
-  const xlog = captureLogger();
+  // Debug: peer-triggered lines after the first in an interval are rate-limited to a summary at warn and written in full at debug.
+  const xlog = captureLogger('debug');
   const exitCfg = (keys: string) => parseConfigText(`relay:\n  exit: { listen: 127.0.0.1:${exitPort}, keys: [${keys}], allow: [127.0.0.1:${tport}] }\n${tuning}`);
   const both = `{ name: east, keyFile: ${keyA} }, { name: west, keyFile: ${keyB} }`;
   const exit = await startRelay(exitCfg(both), { logger: xlog.logger });
@@ -80,7 +81,7 @@ test('per-entry keys: each entry with its own key; key B can pose neither as the
   // An impostor exit that holds only key B (it accepts any key name with it): east cannot
   // complete a handshake with it, so nothing of east's reaches the target through it.
   const impPort = await freePort();
-  const ilog = captureLogger();
+  const ilog = captureLogger('debug');
   const impostor = await startRelay(parseConfigText(`relay:\n  exit: { listen: 127.0.0.1:${impPort}, keyFile: ${keyB}, allow: [127.0.0.1:${tport}] }\n${tuning}`), {
     logger: ilog.logger,
   });

@@ -49,7 +49,8 @@ async function setup(opts: { reply: number; entryKey?: string; targetPort?: numb
   const target = new Target(opts.reply);
   const tport = await target.listen();
   const exitPort = await freePort();
-  const xlog = captureLogger();
+  // Debug: rejections past the first in 10 s are logged in full only at debug level (rate limit).
+  const xlog = captureLogger('debug');
   const exitRelay = await startRelay(
     parseConfigText(`
 relay:

@@ -1,7 +1,7 @@
 /** The exit's allow-list and the address codec behind it. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isAllowed, formatAllowRule } from '../../../src/relay/core/allow.js';
+import { isAllowed, formatAllowRule, normalizeTarget } from '../../../src/relay/core/allow.js';
 import { bytesToIp, ipToBytes, prefixContains } from '../../../src/relay/protocol/addr.js';
 import { parseConfigText } from '../../../src/config/load.js';
 
@@ -28,7 +28,8 @@ test('CIDRs and port ranges permit exactly what they say', () => {
   assert.ok(!isAllowed(allow, t4('198.18.99.3', 0)), 'port 0 never');
   assert.ok(isAllowed(allow, { host: '2001:db8:1:ffff::1', port: 443, family: 6 }));
   assert.ok(!isAllowed(allow, { host: '2001:db8:2::1', port: 443, family: 6 }));
-  assert.ok(!isAllowed(allow, { host: '::ffff:198.19.0.10', port: 5201, family: 6 }), 'no cross-family match');
+  assert.ok(!isAllowed(allow, { host: '2001:db8::c613:a', port: 5201, family: 6 }), 'no cross-family match');
+  assert.ok(isAllowed(allow, { host: '::ffff:198.19.0.10', port: 5201, family: 6 }), 'an IPv4-mapped address is its IPv4 address');
   assert.ok(!isAllowed([], t4('198.19.0.10', 5201)), 'an empty list allows nothing');
 });
 
@@ -55,4 +56,71 @@ test('addresses round-trip through bytes in canonical form', () => {
   assert.ok(prefixContains('0.0.0.0', 0, '1.2.3.4'));
   assert.ok(prefixContains('2001:db8::', 33, '2001:db8:7fff::1'));
   assert.ok(!prefixContains('2001:db8::', 33, '2001:db8:8000::1'));
+});
+
+function rules(...items: string[]) {
+  return parseConfigText(`relay:\n  exit:\n    listen: 0.0.0.0:7000\n    keyFile: /k\n    allow: [${items.map((i) => JSON.stringify(i)).join(', ')}]\n`).relay!.exit!.allow;
+}
+const t6 = (host: string, port: number) => ({ host, port, family: 6 as const });
+
+test('an IPv4-mapped IPv6 target is matched as the IPv4 address it reaches (the ::ffff:127.0.0.1 bypass)', () => {
+  const list = rules('127.0.0.1:6000', '[::/0]:7000');
+  assert.ok(!isAllowed(list, t6('::ffff:127.0.0.1', 7000)), '[::/0] does not cover the IPv4 listener on 127.0.0.1:7000');
+  assert.ok(!isAllowed(list, t6('::ffff:7f00:1', 7000)), 'the same address in hex groups');
+  assert.ok(!isAllowed(list, t6('0:0:0:0:0:ffff:127.0.0.1', 7000)), 'the same address written out');
+  assert.ok(isAllowed(list, t6('::ffff:127.0.0.1', 6000)), 'positive control: the IPv4 rule does cover it, as IPv4');
+  assert.ok(isAllowed(list, t6('2001:db8::1', 7000)), 'positive control: [::/0] still covers real IPv6 addresses');
+  assert.deepEqual(normalizeTarget(t6('::ffff:198.19.0.10', 80)), { host: '198.19.0.10', port: 80, family: 4 }, 'and the exit connects to the IPv4 address');
+  assert.deepEqual(normalizeTarget(t6('2001:db8::1', 80)), t6('2001:db8::1', 80));
+  // A rule written in mapped form is an IPv4 rule.
+  assert.ok(isAllowed(rules('[::ffff:198.19.0.0/112]:80'), t4('198.19.0.7', 80)));
+  assert.ok(!isAllowed(rules('[::ffff:198.19.0.0/112]:80'), t4('198.18.0.7', 80)));
+});
+
+test('unspecified, loopback, link-local and metadata addresses need a rule that names them', () => {
+  const wide = rules('0.0.0.0/0', '[::/0]');
+  for (const [host, family] of [
+    ['0.0.0.0', 4],
+    ['0.1.2.3', 4],
+    ['127.0.0.1', 4],
+    ['127.53.0.1', 4],
+    ['169.254.169.254', 4],
+    ['169.254.1.1', 4],
+    ['::', 6],
+    ['::1', 6],
+    ['fe80::1', 6],
+    ['febf::1', 6],
+    ['fd00:ec2::254', 6],
+    ['::ffff:127.0.0.1', 6],
+    ['::ffff:169.254.169.254', 6],
+  ] as const) {
+    assert.ok(!isAllowed(wide, { host, port: 80, family }), `${host} is refused by 0.0.0.0/0 and [::/0]`);
+  }
+  // Positive controls: the wide rules do allow ordinary addresses next to the special ranges.
+  for (const [host, family] of [
+    ['1.0.0.1', 4],
+    ['126.255.255.255', 4],
+    ['128.0.0.1', 4],
+    ['169.253.255.255', 4],
+    ['169.255.0.1', 4],
+    ['::2', 6],
+    ['fec0::1', 6],
+    ['fd00:ec2::253', 6],
+    ['2001:db8::1', 6],
+  ] as const) {
+    assert.ok(isAllowed(wide, { host, port: 80, family }), `${host} is an ordinary address`);
+  }
+  // Exact naming: a rule inside the special range permits what it names, and only that.
+  const exact = rules('127.0.0.1:5201', '169.254.169.254:80', '[::1]:22', '[fe80::/64]:443', '127.0.0.0/8:9000');
+  assert.ok(isAllowed(exact, t4('127.0.0.1', 5201)));
+  assert.ok(!isAllowed(exact, t4('127.0.0.1', 5202)));
+  assert.ok(!isAllowed(exact, t4('127.0.0.2', 5201)));
+  assert.ok(isAllowed(exact, t4('127.9.9.9', 9000)), 'a prefix inside 127/8 names that part of it');
+  assert.ok(isAllowed(exact, t4('169.254.169.254', 80)));
+  assert.ok(!isAllowed(exact, t4('169.254.169.253', 80)));
+  assert.ok(isAllowed(exact, t6('::1', 22)));
+  assert.ok(isAllowed(exact, t6('::ffff:127.0.0.1', 5201)), 'the mapped form reaches what the IPv4 rule names');
+  assert.ok(isAllowed(exact, t6('fe80::42', 443)));
+  assert.ok(!isAllowed(exact, t6('fe80:0:0:1::42', 443)), 'outside the named /64');
+  assert.ok(!isAllowed(rules('0.0.0.0/1:5201'), t4('127.0.0.1', 5201)), 'a prefix wider than 127/8 does not name it');
 });
