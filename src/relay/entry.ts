@@ -6,7 +6,10 @@
  *
  * One engine session (core/mux.ts) per entry, identified to the exit by a random session id made
  * at start; if the exit answers with a new incarnation (it restarted and lost our flows), every
- * open flow is reset. Paths can be added and removed live (reload) without disturbing flows.
+ * open flow is reset. So is every flow once the entry has had no path at all for as long as the
+ * exit keeps a session without paths ({@link sessionLingerMs}): the exit has dropped the session
+ * by then (or refuses us: a revoked key), so those flows can never finish and their users must
+ * not wait forever. Paths can be added and removed live (reload) without disturbing flows.
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -38,6 +41,14 @@ export interface EntryDeps {
 /** Bytes of a flow's opening exchange: an OPEN unanswered this long resets the user connection (ms). */
 const OPEN_TIMEOUT_MS = 20_000;
 
+/**
+ * How long a session without any path is kept (ms): by the exit, before it drops the session and
+ * its flows; by the entry, before it resets its flows (the exit can no longer have them).
+ */
+export function sessionLingerMs(t: RelayTuningConfig): number {
+  return Math.max(30_000, 6 * t.retryMax);
+}
+
 export function muxTuning(t: RelayTuningConfig) {
   return {
     chunkSize: t.chunkSize,
@@ -60,6 +71,10 @@ export class RelayEntry {
   private warnedNoLookup = false;
   private lastLookupLog = -Infinity;
   private suppressedLookups = 0;
+  /** Engine clock time the last path went down (while there is none). */
+  private noPathSince = 0;
+  private cancelOrphan: (() => void) | undefined;
+  private stopped = false;
   private readonly log: Logger;
 
   constructor(
@@ -71,7 +86,26 @@ export class RelayEntry {
     this.log = deps.logger.child({ entry: cfg.name });
     this.links = deps.links;
     this.mux = new Mux('entry', muxTuning(tuning), deps.clock, this.log, {
-      onPathDown: (id, reason) => this.dialers.find((d) => d.muxId === id)?.pathDown(reason),
+      onPathDown: (id, reason) => {
+        this.dialers.find((d) => d.muxId === id)?.pathDown(reason);
+        if (this.mux.pathCount > 0) return;
+        this.noPathSince = this.deps.clock.now();
+        this.watchOrphans(sessionLingerMs(this.tuning));
+      },
+    });
+  }
+
+  /** No path left: reset the flows if none has come back {@link sessionLingerMs} after the last went down. */
+  private watchOrphans(ms: number): void {
+    if (this.cancelOrphan || this.stopped) return;
+    this.cancelOrphan = this.deps.clock.after(ms, () => {
+      this.cancelOrphan = undefined;
+      if (this.mux.pathCount > 0 || this.mux.flowCount === 0) return;
+      const linger = sessionLingerMs(this.tuning);
+      const idle = this.deps.clock.now() - this.noPathSince;
+      if (idle < linger) return this.watchOrphans(linger - idle);
+      this.log.warn({ flows: this.mux.flowCount, ms: Math.round(idle) }, 'relay entry: no path to the exit for as long as it keeps a session: resetting its flows');
+      this.mux.resetAll(Reason.TIMEOUT, true);
     });
   }
 
@@ -218,6 +252,9 @@ export class RelayEntry {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancelOrphan?.();
+    this.cancelOrphan = undefined;
     for (const d of this.dialers) d.stop('relay entry stopping');
     this.mux.close();
     await closeServer(this.server);

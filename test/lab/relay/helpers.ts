@@ -151,6 +151,14 @@ export function client(port: number, upload: number, seed: number, expectReply: 
     });
     let error: string | undefined;
     s.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    // A reset must not pass for a clean end. Node's libuv (1.46 in Node 20) reports a TCP RST that
+    // arrives behind unread data as EOF: a partial read with POLLHUP is taken for the end of the
+    // stream and the socket's pending ECONNRESET is never read (libuv/libuv#4992, fixed by #4997).
+    // So on 'end', while our side is still open, ask the kernel with a zero-length write: it fails
+    // with that pending ECONNRESET after a reset, and succeeds (sending nothing) after a FIN.
+    s.on('end', () => {
+      if (!s.writableEnded && !s.destroyed) s.write(Buffer.alloc(0));
+    });
     s.on('close', () => {
       const r: ClientResult = { received, replySha: h.digest('hex'), trailer: Buffer.concat(tail).toString() };
       if (error) r.error = error;
