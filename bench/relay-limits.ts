@@ -29,18 +29,11 @@ import { encodeDataHeader, encodeFrames, type Frame } from '../src/relay/protoco
 import { MAX_CHUNK, MAX_PLAINTEXT, MAX_RECORD_BODY } from '../src/relay/protocol/constants.js';
 import type { Sealer } from '../src/relay/protocol/aead.js';
 import type { PathConn } from '../src/relay/net/path-conn.js';
+import { freePort } from '../test/lab/relay/helpers.js';
 
 const MiB = 1 << 20;
 const N_PADDED = Number(process.env.N_PADDED ?? 8000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen({ host: '127.0.0.1', port: 0 }, r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 interface Run {
   exit: RelayProcess;

@@ -11,10 +11,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { parseConfigText } from '../../../src/config/load.js';
 import { startRelay, type RelayHandle } from '../../../src/relay/relay.js';
-import { Target, client, patternSha, keyFile, tempDir, captureLogger, waitFor } from './helpers.js';
+import { Target, client, patternSha, keyFile, tempDir, captureLogger, waitFor, freePort } from './helpers.js';
 
 const MB = 1 << 20;
 const dir = tempDir();
@@ -26,14 +25,6 @@ after(async () => {
   for (const h of handles.reverse()) await h.stop();
   for (const s of servers) await s.close();
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen({ host: '127.0.0.1', port: 0 }, r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 const tuning = '  tuning: { pathTimeout: 1s, retryMin: 100ms, retryMax: 500ms }\n';
 const entry = (name: string, port: number, exitPort: number, tport: number, key: string, extra = '') =>

@@ -20,7 +20,7 @@ import { realClock } from '../../../src/relay/core/clock.js';
 import { clientHandshake, type ClientKey } from '../../../src/relay/net/handshake.js';
 import { encodeClientHello, newEphemeral } from '../../../src/relay/protocol/handshake.js';
 import { MAX_RECORD_BODY } from '../../../src/relay/protocol/constants.js';
-import { keyFile, tempDir, captureLogger, waitFor } from './helpers.js';
+import { keyFile, tempDir, captureLogger, waitFor, freePort } from './helpers.js';
 
 const dir = tempDir();
 const keyPath = keyFile(dir);
@@ -30,14 +30,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen({ host: '127.0.0.1', port: 0 }, r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 async function startExit(tuning: string): Promise<{ exit: RelayExit; port: number; log: ReturnType<typeof captureLogger> }> {
   const port = await freePort();

@@ -16,7 +16,7 @@ import { parseConfigText } from '../../../src/config/load.js';
 import { startRelay, type RelayHandle } from '../../../src/relay/relay.js';
 import { encodeClientHello, newEphemeral } from '../../../src/relay/protocol/handshake.js';
 import { loadKeyFile, peerKey } from '../../../src/relay/key.js';
-import { Target, client, patternSha, keyFile, tempDir, captureLogger, Proxy, waitFor, sleep } from './helpers.js';
+import { Target, client, patternSha, keyFile, tempDir, captureLogger, Proxy, waitFor, sleep, freePort } from './helpers.js';
 
 const MB = 1 << 20;
 const dir = tempDir();
@@ -25,14 +25,6 @@ const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen({ host: '127.0.0.1', port: 0 }, r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 interface Setup {
   relay: RelayHandle;

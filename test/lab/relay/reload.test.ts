@@ -8,13 +8,12 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfigText } from '../../../src/config/load.js';
 import { startRelay, type RelayHandle } from '../../../src/relay/relay.js';
 import { ConfigError } from '../../../src/errors.js';
-import { Target, client, patternSha, keyFile, tempDir, captureLogger, waitFor } from './helpers.js';
+import { Target, client, patternSha, keyFile, tempDir, captureLogger, waitFor, freePort } from './helpers.js';
 
 const MB = 1 << 20;
 const dir = tempDir();
@@ -25,14 +24,6 @@ after(async () => {
   for (const h of handles) await h.stop();
   for (const s of servers) await s.close();
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen({ host: '127.0.0.1', port: 0 }, r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 const entryYaml = (entryPort: number, exitPort: number, tport: number, paths: string, k = key) => `
 links:
