@@ -34,7 +34,7 @@ import { serverHandshake, sendWelcome } from './net/handshake.js';
 import type { ExitKeys } from './key.js';
 import type { PeerKey } from './protocol/handshake.js';
 import { SocketFlow } from './net/flow-socket.js';
-import { closeServer, listen, muxTuning } from './entry.js';
+import { closeServer, listen, muxTuning, sessionLingerMs } from './entry.js';
 import type { RelayExitStatus } from './status.js';
 import { muxCounters, pathStatus } from './status-collect.js';
 
@@ -106,9 +106,9 @@ export class RelayExit {
     return { handshaking: this.gate.active, busy: this.busy };
   }
 
-  /** How long a session without paths keeps its flows (ms). */
+  /** How long a session without paths keeps its flows (ms); the entry waits as long before it resets them. */
   get lingerMs(): number {
-    return Math.max(30_000, 6 * this.tuning.retryMax);
+    return sessionLingerMs(this.tuning);
   }
 
   async start(): Promise<void> {
