@@ -3,7 +3,7 @@
  * per-link tables and source rules in place, and helpers to wait on link states. Shared by the
  * health lab tests and bench/health.bench.ts.
  */
-import { Lab } from '../../../src/lab/lab.js';
+import { Lab, type ProfileName } from '../../../src/lab/lab.js';
 import type { WanLinkAddressing } from '../../../src/lab/addressing.js';
 import type { LinkState, LinkView } from '../../../src/model.js';
 import { Driver, opsModulePath } from '../harness/remote.js';
@@ -29,10 +29,12 @@ export interface HealthLabOptions {
   /** Router routing before the manager starts (default: tables and rules for every link). */
   routing?: (links: WanLinkAddressing[]) => RoutingLines[];
   onProgress?: (step: string) => void;
+  /** Per link, a named link profile (rate, delay, jitter, loss; src/lab/profiles.ts), or null. */
+  profiles?: readonly (ProfileName | null)[];
 }
 
 export async function healthLab(opts: HealthLabOptions = {}): Promise<HealthLab> {
-  const lab = await Lab.up({ links: opts.links ?? 3, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  const lab = await Lab.up({ links: opts.links ?? 3, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.profiles ? { profiles: opts.profiles } : {}) });
   try {
     const links = lab.addr.links;
     await applyRouting(lab.ns('router'), (opts.routing ?? ((ls) => ls.map((l) => linkRouting(l))))(links));
