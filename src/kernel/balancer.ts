@@ -357,7 +357,7 @@ export class Balancer {
     for (const v of views) for (const a of [v.observation.ipv4?.address, v.observation.ipv6?.address]) if (a) local.add(a);
     const todo = flowsToNudge(flows, { local, lan: scope.lan });
     const sent = this.nudger.nudge(link, todo, mark, dead);
-    if (flows.length > 0) this.log.debug({ op: 'nudge', link, connections: todo.length, skipped: flows.length - todo.length, sent }, 'nudged the dead link\'s LAN clients');
+    this.log.debug({ op: 'nudge', link, connections: todo.length, skipped: flows.length - todo.length, sent }, 'nudged the dead link\'s LAN clients');
     return sent;
   }
 
@@ -441,11 +441,10 @@ export class Balancer {
             const prepared = nudge ? this.nudger.prepare(link) : undefined;
             let nudged: number | undefined;
             try {
-              const [flows, scope] = nudge
-                ? await Promise.all([this.conntrack.dumpMark!(mark, mask).catch((err: unknown) => this.nudgeFailed(link, err)), this.lanScope(link, config.lan!.interfaces)])
-                : [[], { local: [], lan: [] }];
-              await this.conntrack.flushMark(mark, mask);
-              nudged = nudge ? this.nudge(link, flows, desired.ownership.mainMark, { mark, mask }, inp.views, scope) : undefined;
+              const flows = nudge ? await this.conntrack.dumpMark!(mark, mask).catch((err: unknown) => this.nudgeFailed(link, err)) : [];
+              // The LAN's networks are read beside the flush, not before it: the flush is what moves the dead link's flows.
+              const [, scope] = await Promise.all([this.conntrack.flushMark(mark, mask), nudge ? this.lanScope(link, config.lan!.interfaces) : undefined]);
+              nudged = nudge && scope ? this.nudge(link, flows, desired.ownership.mainMark, { mark, mask }, inp.views, scope) : undefined;
             } finally {
               prepared?.();
             }

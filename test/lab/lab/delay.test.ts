@@ -19,16 +19,13 @@ import { join } from 'node:path';
 import { Lab, RelayLab } from '../../../src/lab/lab.js';
 import { FAULT_TABLE } from '../../../src/lab/faults.js';
 import type { Testbed } from '../../../src/lab/testbed.js';
+import { sourceRouteLinks } from './helpers.js';
 
 let lab: Lab;
 
 before(async () => {
   lab = await Lab.up({ links: 2, rates: ['40mbit', '40mbit'] });
-  for (const l of lab.addr.links) {
-    const table = String(100 + l.index);
-    await lab.ip('router', [`route add default via ${l.gateway4} dev ${l.iface} table ${table}`, `route add ::/0 via ${l.gateway6} dev ${l.iface} table ${table}`, `rule add from ${l.router4} lookup ${table}`]);
-    await lab.exec('router', ['ip', '-6', 'rule', 'add', 'from', l.router6, 'lookup', table]);
-  }
+  await sourceRouteLinks(lab);
 });
 
 after(async () => {

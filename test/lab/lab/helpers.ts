@@ -1,6 +1,7 @@
 /** Small helpers shared by the lab's own tests. */
 import { exec } from '../../../src/util/exec.js';
 import type { Testbed } from '../../../src/lab/testbed.js';
+import type { Lab } from '../../../src/lab/lab.js';
 import { CLIENT_SCRIPT } from '../../../src/lab/topology.js';
 
 /** Replies received by `count` pings from `node` with source `src` (IPv4 or IPv6 by `dst`), each awaited `waitS` seconds. */
@@ -41,4 +42,13 @@ export async function client(lab: Testbed<unknown>, node: string, args: string[]
  */
 export async function recovers(lab: Testbed<unknown>, node: string, src: string, dst: string): Promise<boolean> {
   return (await pings(lab, node, src, dst, 1, 3)) === 1;
+}
+
+/** Per-link source routing in the router (table 100+N, `from <link address>` rules, both families): traffic from a link's address leaves by that link. */
+export async function sourceRouteLinks(lab: Lab): Promise<void> {
+  for (const l of lab.addr.links) {
+    const table = String(100 + l.index);
+    await lab.ip('router', [`route add default via ${l.gateway4} dev ${l.iface} table ${table}`, `route add ::/0 via ${l.gateway6} dev ${l.iface} table ${table}`, `rule add from ${l.router4} lookup ${table}`]);
+    await lab.exec('router', ['ip', '-6', 'rule', 'add', 'from', l.router6, 'lookup', table]);
+  }
 }

@@ -15,17 +15,13 @@ import assert from 'node:assert/strict';
 import { Lab } from '../../../src/lab/lab.js';
 import { listNetns } from '../../../src/lab/netns.js';
 import { FAULT_TABLE } from '../../../src/lab/faults.js';
-import { pings, rootLinks, linkFlags, recovers } from './helpers.js';
+import { pings, rootLinks, linkFlags, recovers, sourceRouteLinks } from './helpers.js';
 
 let lab: Lab;
 
 before(async () => {
   lab = await Lab.up({ links: 3, services: false });
-  for (const l of lab.addr.links) {
-    const table = String(100 + l.index);
-    await lab.ip('router', [`route add default via ${l.gateway4} dev ${l.iface} table ${table}`, `route add ::/0 via ${l.gateway6} dev ${l.iface} table ${table}`, `rule add from ${l.router4} lookup ${table}`]);
-    await lab.exec('router', ['ip', '-6', 'rule', 'add', 'from', l.router6, 'lookup', table]);
-  }
+  await sourceRouteLinks(lab);
 });
 
 after(async () => {
