@@ -27,7 +27,8 @@ import type { Logger } from '../../log.js';
 import { CONTROL_RECORD_TARGET, DATA_HEADER_LEN, RECORD_HEADER_LEN, Reason, TAG_LEN, reasonName } from '../protocol/constants.js';
 import { RelayProtocolError, frameSize, isEliciting, type Frame, type Target } from '../protocol/frames.js';
 import type { Clock } from './clock.js';
-import { PathMeter } from './path-meter.js';
+import { PathMeter, QUEUE_BUDGET_MS } from './path-meter.js';
+import { Pacer } from './pacer.js';
 import type { FlowPort, PathPort } from './ports.js';
 import { ReceiveStream } from './receive-stream.js';
 import { pickControlPath, pickDataPath, type PathView } from './scheduler.js';
@@ -54,6 +55,8 @@ export interface MuxTuning {
   maxFlows?: number;
   /** Exit: path connections the session may have at once ({@link Mux.acceptsPath}). Default unlimited. */
   maxPaths?: number;
+  /** Pace data on each path (pacer.ts). Default on; off only to show, in tests, what pacing fixes. */
+  pacing?: boolean;
 }
 
 /** What the engine holds on the peer's behalf (for limits tests and diagnostics). */
@@ -127,6 +130,7 @@ interface PathState {
   name: string;
   port: PathPort;
   meter: PathMeter;
+  pacer: Pacer;
   view: PathView;
   since: number;
   /** Bytes of records received on the connection (what PATH_ACK reports). */
@@ -206,6 +210,8 @@ export class Mux {
   private resentTotal = 0;
   private duplicates = 0;
   private flushQueued = false;
+  /** Cancels the pending pump for a paced path, if one is set. */
+  private paceTimer: (() => void) | undefined;
   private pumping = false;
   private pumpAgain = false;
   private closed = false;
@@ -249,7 +255,8 @@ export class Mux {
       name: info.name,
       port,
       meter,
-      view: { id, inflight: 0, cap: this.tuning.pathQueue, srtt: undefined, rate: 0 },
+      pacer: new Pacer(),
+      view: { id, inflight: 0, cap: this.tuning.pathQueue, srtt: undefined, rate: 0, paced: false },
       since: now,
       rxBytes: 0,
       rxTime: now,
@@ -415,6 +422,8 @@ export class Mux {
     this.flush();
     this.closed = true;
     this.stopTick();
+    this.paceTimer?.();
+    this.paceTimer = undefined;
     this.violationLog.close();
     this.limitLog.close();
     for (const p of [...this.paths.values()]) {
@@ -644,7 +653,10 @@ export class Mux {
       }
       const wire = (item.data ? DATA_HEADER_LEN + item.len : 11) + RECORD_OVERHEAD;
       const pid = pickDataPath(this.views(), wire);
-      if (pid === undefined) return;
+      if (pid === undefined) {
+        this.wakeForPacing(now);
+        return;
+      }
       const p = this.paths.get(pid)!;
       this.sendItem(p, f, item, now);
       this.ready.delete(f);
@@ -659,8 +671,25 @@ export class Mux {
     f.tx.sent(item, p.id);
     this.txCharge += f.tx.sentCharge - charged;
     p.meter.onSend(bytes, true, now);
+    const minRtt = p.meter.minRtt(now);
+    if (this.tuning.pacing !== false) p.pacer.sent(bytes, p.view.rate, minRtt === undefined || p.view.rate === 0 ? Infinity : (this.tuning.pathQueue * 1000) / Math.max(1, minRtt), p.meter.forwardQueue > QUEUE_BUDGET_MS, now);
     p.counters.txBytes += bytes;
     this.refreshView(p, now);
+  }
+
+  /** No path takes data now: if one waits only for its pacing, pump again when it may send. */
+  private wakeForPacing(now: number): void {
+    if (this.paceTimer) return;
+    let wait = Infinity;
+    for (const p of this.paths.values()) {
+      const v = p.view;
+      if (v.paced && (v.inflight === 0 || v.inflight < v.cap)) wait = Math.min(wait, p.pacer.waitMs(now));
+    }
+    if (wait === Infinity) return;
+    this.paceTimer = this.clock.after(Math.max(1, Math.ceil(wait)), () => {
+      this.paceTimer = undefined;
+      this.pump();
+    });
   }
 
   private *views(): Iterable<PathView> {
@@ -673,6 +702,7 @@ export class Mux {
     p.view.cap = p.meter.cap(now);
     p.view.srtt = p.meter.srtt;
     p.view.rate = p.meter.maxRate(now);
+    p.view.paced = p.pacer.blocked(now);
   }
 
   private queueCtl(frame: Frame, sentOn?: (pathId: number) => void): void {

@@ -22,6 +22,8 @@ export interface PathView {
   srtt: number | undefined;
   /** Max delivery rate (bytes/s), 0 when unknown. */
   rate: number;
+  /** The path's pacing holds data back until later (see pacer.ts). */
+  paced?: boolean;
 }
 
 function rttOf(p: PathView): number {
@@ -32,7 +34,7 @@ function rttOf(p: PathView): number {
 export function pickDataPath(paths: Iterable<PathView>, bytes: number): number | undefined {
   let best: PathView | undefined;
   for (const p of paths) {
-    if (p.inflight !== 0 && p.inflight + bytes > p.cap) continue;
+    if (p.paced || (p.inflight !== 0 && p.inflight + bytes > p.cap)) continue;
     if (!best) {
       best = p;
       continue;

@@ -276,3 +276,56 @@ test('an OPEN lost with its path is sent again on another path; the flow then ru
   assert.ok(r.allDone(), 'completed over the other path');
   expectExact(f.target!.content, f.user.seed, 2 * MB, 'upload');
 });
+
+/** Rates (bytes/s) each way over `ms` of virtual time, after `warmMs`, with an upload and a download flow saturating the paths. */
+function bothWays(r: SimRelay, warmMs: number, ms: number): { up: number; down: number; peakReorder: number } {
+  const up = r.openFlow(1000 * MB);
+  r.clock.run(50);
+  r.replyBytes = 1000 * MB;
+  const down = r.openFlow(0);
+  r.clock.run(warmMs);
+  const [u0, d0] = [up.target!.receivedBytes, down.user.receivedBytes];
+  let peakReorder = 0;
+  for (let t = warmMs; t < warmMs + ms; t += 50) {
+    r.clock.run(t + 50);
+    peakReorder = Math.max(peakReorder, r.entry.status().reorderBytes, r.exit.status().reorderBytes);
+  }
+  return { up: ((up.target!.receivedBytes - u0) * 1000) / ms, down: ((down.user.receivedBytes - d0) * 1000) / ms, peakReorder };
+}
+
+test('unequal RTTs (10 ms / 60 ms), both directions saturated: each way near the sum; unpaced, the two directions feed each other bursts', () => {
+  const sum = 10 * MB;
+  const paced = new SimRelay();
+  paced.addPath(5 * MB, 5);
+  paced.addPath(5 * MB, 30);
+  const p = bothWays(paced, 3000, 5000);
+  assert.ok(p.up >= 0.9 * sum && p.down >= 0.9 * sum, `paced: up ${(p.up / MB).toFixed(2)}, down ${(p.down / MB).toFixed(2)} MB/s of ${sum / MB}`);
+  // Reorder memory follows the paths' rate x RTT difference (10 MB/s x 50 ms), not the window.
+  assert.ok(p.peakReorder <= 2 * sum * 0.05 + 4 * TUNING.chunkSize, `peak reorder ${(p.peakReorder / MB).toFixed(2)} MB`);
+  // Positive control: the same engine without pacing (the cause, docs/relay-protocol.md §6).
+  const unpaced = new SimRelay({ ...TUNING, pacing: false });
+  unpaced.addPath(5 * MB, 5);
+  unpaced.addPath(5 * MB, 30);
+  const u = bothWays(unpaced, 3000, 5000);
+  assert.ok(Math.min(u.up, u.down) < 0.85 * sum, `unpaced: up ${(u.up / MB).toFixed(2)}, down ${(u.down / MB).toFixed(2)} MB/s`);
+});
+
+test('a 300 ms path beside a 10 ms one, both directions saturated: each way near the sum', () => {
+  const r = new SimRelay();
+  r.addPath(5 * MB, 5);
+  r.addPath(5 * MB, 150);
+  const b = bothWays(r, 4000, 6000);
+  assert.ok(b.up >= 0.9 * 10 * MB && b.down >= 0.9 * 10 * MB, `up ${(b.up / MB).toFixed(2)}, down ${(b.down / MB).toFixed(2)} MB/s`);
+  assert.ok(b.peakReorder <= TUNING.reorderBuffer, `peak reorder ${b.peakReorder}`);
+});
+
+test('a slow, long path beside a fast one never makes the flow slower than the fast path alone', () => {
+  const alone = new SimRelay();
+  alone.addPath(5 * MB, 5);
+  const a = bothWays(alone, 3000, 5000);
+  const r = new SimRelay();
+  r.addPath(5 * MB, 5);
+  r.addPath(0.25 * MB, 100);
+  const b = bothWays(r, 3000, 5000);
+  assert.ok(b.up >= a.up && b.down >= a.down, `with the slow path: up ${(b.up / MB).toFixed(2)}, down ${(b.down / MB).toFixed(2)}; fast alone: ${(a.up / MB).toFixed(2)}, ${(a.down / MB).toFixed(2)} MB/s`);
+});
