@@ -14,11 +14,13 @@ export function pathStatus(name: string, state: PathState, reason: string | unde
     resentChunks: mp?.resentChunks ?? 0,
     inflight: mp?.inflight ?? 0,
     cap: mp?.cap ?? 0,
+    deliveryBps: mp ? mp.deliveryRate * 8 : 0,
     forMs: Math.max(0, Math.round(forMs)),
   };
   if (reason !== undefined) out.reason = reason;
   if (local !== undefined) out.local = local;
   if (mp?.srttMs !== undefined) out.rttMs = Math.round(mp.srttMs * 100) / 100;
+  if (mp?.minRttMs !== undefined) out.minRttMs = Math.round(mp.minRttMs * 100) / 100;
   return out;
 }
 

@@ -29,6 +29,10 @@ export interface RelayPathStatus {
   remote: string;
   /** Smoothed round trip through the path (ms). */
   rttMs?: number;
+  /** Smallest round trip over the last 10 s (ms): the path without queues. */
+  minRttMs?: number;
+  /** Delivery rate the path measured (bit/s, max over the last 2 s or 16 round trips), which caps and paces it; 0 before a sample. */
+  deliveryBps: number;
   /** Throughput over the last second (bit/s), each direction. */
   txBps: number;
   rxBps: number;

@@ -27,16 +27,17 @@ import type { Logger } from '../../log.js';
 import { CONTROL_RECORD_TARGET, DATA_HEADER_LEN, RECORD_HEADER_LEN, Reason, TAG_LEN, reasonName } from '../protocol/constants.js';
 import { RelayProtocolError, frameSize, isEliciting, type Frame, type Target } from '../protocol/frames.js';
 import type { Clock } from './clock.js';
-import { PathMeter, QUEUE_BUDGET_MS } from './path-meter.js';
-import { Pacer } from './pacer.js';
 import type { FlowPort, PathPort } from './ports.js';
 import { ReceiveStream } from './receive-stream.js';
 import { pickControlPath, pickDataPath, type PathView } from './scheduler.js';
 import { SendStream, type TxItem } from './send-stream.js';
+import { FlowTable, MAX_TOMBSTONES, TOMBSTONE_MS, type FlowState, type Phase, type Tombstone } from './flow-table.js';
+import { RelayPath, type MuxPathStatus, type PathCounters } from './relay-path.js';
 import { CHUNK_COST, chunkCharge } from './receive-stream.js';
 import { LimitedLog } from '../../util/log-limit.js';
 
-export { CHUNK_COST };
+export { CHUNK_COST, MAX_TOMBSTONES };
+export type { MuxPathStatus, PathCounters };
 
 export interface MuxTuning {
   /** Payload bytes per DATA frame. */
@@ -82,31 +83,6 @@ export interface MuxEvents {
   onPathDown?(pathId: number, reason: string): void;
 }
 
-/** Per-path counters (bytes on the wire, records and chunks). */
-export interface PathCounters {
-  txBytes: number;
-  rxBytes: number;
-  /** Chunks this path carried that had to be sent again elsewhere because it failed. */
-  resentChunks: number;
-  /** Chunks this path carried as retransmissions for a failed path. */
-  retransmittedChunks: number;
-}
-
-export interface MuxPathStatus extends PathCounters {
-  id: number;
-  slot: number;
-  name: string;
-  /** Milliseconds on the engine's clock when it joined. */
-  since: number;
-  srttMs: number | undefined;
-  minRttMs: number | undefined;
-  inflight: number;
-  cap: number;
-  /** Bytes per second over the last second, each direction. */
-  txRate: number;
-  rxRate: number;
-}
-
 export interface MuxStatus {
   paths: MuxPathStatus[];
   flows: number;
@@ -124,78 +100,24 @@ export interface MuxStatus {
   duplicateChunks: number;
 }
 
-interface PathState {
-  id: number;
-  slot: number;
-  name: string;
-  port: PathPort;
-  meter: PathMeter;
-  pacer: Pacer;
-  view: PathView;
-  since: number;
-  /** Bytes of records received on the connection (what PATH_ACK reports). */
-  rxBytes: number;
-  /** When the newest record arrived (engine clock, ms): PATH_ACK's time. */
-  rxTime: number;
-  /** An eliciting record arrived since the last PATH_ACK we sent. */
-  ackOwed: boolean;
-  pingOwed: boolean;
-  counters: PathCounters;
-  rate: { at: number; tx: number; rx: number; txRate: number; rxRate: number };
-}
-
-type Phase = 'opening' | 'connecting' | 'open';
-
-interface FlowState {
-  id: number;
-  port: FlowPort | undefined;
-  phase: Phase;
-  target: Target | undefined;
-  tx: SendStream;
-  rx: ReceiveStream;
-  readPaused: boolean;
-  sinkBlocked: boolean;
-  /** Path id of the last OPEN (entry) or OPENED (exit) we sent, to resend it if that path dies. */
-  ctlPath: number;
-  openedAt: number;
-}
-
-interface Tombstone {
-  id: number;
-  /** undefined: closed normally. */
-  reason: number | undefined;
-  /** Our final delivered offset, to re-acknowledge a late resend. */
-  rxEnd: number;
-  /** Path id our RST went out on (-1: not sent yet or not needed). */
-  rstPath: number;
-  expires: number;
-}
-
 interface Pending {
   frame: Frame;
   sentOn?: (pathId: number) => void;
 }
 
 const RECORD_OVERHEAD = RECORD_HEADER_LEN + TAG_LEN;
-const TOMBSTONE_MS = 30_000;
-/** Closed flows remembered at most (about 100 bytes each); the oldest are forgotten first. */
-export const MAX_TOMBSTONES = 65_536;
 /** At most one warning per interval for what the peer can trigger repeatedly (ms); then a summary line. */
 const WARN_INTERVAL_MS = 10_000;
-const RATE_INTERVAL_MS = 1000;
 
 export class Mux {
-  private readonly paths = new Map<number, PathState>();
-  private readonly flows = new Map<number, FlowState>();
-  private readonly tombstones = new Map<number, Tombstone>();
-  private readonly tombQueue: Tombstone[] = [];
+  private readonly paths = new Map<number, RelayPath>();
+  private readonly flows = new FlowTable();
   /** Flows that may have something to send, in round-robin order. */
   private readonly ready = new Set<FlowState>();
   private readonly ackDue = new Set<FlowState>();
   private readonly paused = new Set<FlowState>();
   private pending: Pending[] = [];
   private nextPathId = 1;
-  private nextFlowId = 1;
   private heldBytes = 0;
   /** Charge of every flow's reorder buffer (bytes). */
   private rxCharge = 0;
@@ -246,25 +168,8 @@ export class Mux {
       return -1;
     }
     for (const p of this.paths.values()) if (p.slot === info.slot) this.failPath(p, 'replaced by a new connection');
-    const now = this.clock.now();
     const id = this.nextPathId++;
-    const meter = new PathMeter(this.tuning.pathQueue, now);
-    const p: PathState = {
-      id,
-      slot: info.slot,
-      name: info.name,
-      port,
-      meter,
-      pacer: new Pacer(),
-      view: { id, inflight: 0, cap: this.tuning.pathQueue, srtt: undefined, rate: 0, paced: false },
-      since: now,
-      rxBytes: 0,
-      rxTime: now,
-      ackOwed: false,
-      pingOwed: true,
-      counters: { txBytes: 0, rxBytes: 0, resentChunks: 0, retransmittedChunks: 0 },
-      rate: { at: now, tx: 0, rx: 0, txRate: 0, rxRate: 0 },
-    };
+    const p = new RelayPath(id, info.slot, info.name, port, this.clock.now(), this.tuning.pathQueue, this.tuning.pacing !== false);
     if (info.peerWindow !== undefined && info.peerWindow > 0) this.peerWindow = info.peerWindow;
     this.paths.set(id, p);
     this.log.info({ path: p.name, slot: p.slot }, 'relay path up');
@@ -291,9 +196,7 @@ export class Mux {
   pathRecord(id: number, frames: readonly Frame[], wireBytes: number): void {
     const p = this.paths.get(id);
     if (!p) return;
-    p.rxBytes += wireBytes;
-    p.rxTime = this.clock.now();
-    p.counters.rxBytes += wireBytes;
+    p.received(wireBytes, this.clock.now());
     try {
       for (const f of frames) {
         if (!this.paths.has(id)) return;
@@ -331,9 +234,7 @@ export class Mux {
 
   /** Entry: a new user connection to relay to `target`; returns the flow id. */
   openFlow(port: FlowPort, target: Target): number {
-    let id = this.nextFlowId;
-    while (this.flows.has(id) || this.tombstones.has(id) || id === 0) id = id >= 0xffffffff ? 1 : id + 1;
-    this.nextFlowId = id >= 0xffffffff ? 1 : id + 1;
+    const id = this.flows.allocId();
     const f = this.newFlow(id, 'opening', port, target);
     this.queueCtl({ type: 'OPEN', flow: id, target }, (pid) => (f.ctlPath = pid));
     return id;
@@ -438,7 +339,7 @@ export class Mux {
   }
 
   held(): MuxHeld {
-    return { reorderCharge: this.rxCharge, sentCharge: this.txCharge, tombstones: this.tombstones.size };
+    return { reorderCharge: this.rxCharge, sentCharge: this.txCharge, tombstones: this.flows.tombstoneCount };
   }
 
   status(): MuxStatus {
@@ -450,22 +351,7 @@ export class Mux {
       if (f.phase !== 'open') opening++;
     }
     return {
-      paths: [...this.paths.values()].map((p) => {
-        this.updateRate(p, now);
-        return {
-          id: p.id,
-          slot: p.slot,
-          name: p.name,
-          since: p.since,
-          srttMs: p.meter.srtt,
-          minRttMs: p.meter.minRtt(now),
-          inflight: p.meter.inflight,
-          cap: p.meter.cap(now),
-          txRate: p.rate.txRate,
-          rxRate: p.rate.rxRate,
-          ...p.counters,
-        };
-      }),
+      paths: [...this.paths.values()].map((p) => p.status(now)),
       flows: this.flows.size,
       opening,
       reorderBytes: reorder,
@@ -479,7 +365,7 @@ export class Mux {
   // ------------------------------------------------------------------------------------------
   // Receiving
 
-  private onFrame(p: PathState, f: Frame): void {
+  private onFrame(p: RelayPath, f: Frame): void {
     switch (f.type) {
       case 'PING':
         return;
@@ -565,7 +451,7 @@ export class Mux {
       if (existing.phase === 'open') this.queueCtl({ type: 'OPENED', flow: id }, (pid) => (existing.ctlPath = pid));
       return;
     }
-    const tomb = this.tombstones.get(id);
+    const tomb = this.flows.tombstone(id);
     if (tomb) {
       this.queueCtl({ type: 'RST', flow: id, reason: tomb.reason ?? Reason.UNKNOWN_FLOW });
       return;
@@ -585,7 +471,7 @@ export class Mux {
   private staleFrame(id: number): void {
     if (this.staleAnswered.has(id)) return;
     this.staleAnswered.add(id);
-    const tomb = this.tombstones.get(id);
+    const tomb = this.flows.tombstone(id);
     if (tomb && tomb.reason === undefined) this.queueCtl({ type: 'ACK', flow: id, offset: tomb.rxEnd });
     else this.queueCtl({ type: 'RST', flow: id, reason: tomb?.reason ?? Reason.UNKNOWN_FLOW });
   }
@@ -637,7 +523,7 @@ export class Mux {
   private pumpOnce(): void {
     if (this.ready.size === 0 || this.paths.size === 0) return;
     const now = this.clock.now();
-    for (const p of this.paths.values()) this.refreshView(p, now);
+    for (const p of this.paths.values()) p.refresh(now);
     while (this.ready.size > 0) {
       const f = this.ready.values().next().value as FlowState;
       const item = f.phase === 'open' ? f.tx.peek(this.peerWindow) : undefined;
@@ -664,17 +550,13 @@ export class Mux {
     }
   }
 
-  private sendItem(p: PathState, f: FlowState, item: TxItem, now: number): void {
+  private sendItem(p: RelayPath, f: FlowState, item: TxItem, now: number): void {
     const bytes = item.data ? p.port.sendData(f.id, item.off, item.data) : p.port.sendFrames([{ type: 'FIN', flow: f.id, offset: item.off }]);
     if (item.sends > 0) p.counters.retransmittedChunks++;
     const charged = f.tx.sentCharge;
     f.tx.sent(item, p.id);
     this.txCharge += f.tx.sentCharge - charged;
-    p.meter.onSend(bytes, true, now);
-    const minRtt = p.meter.minRtt(now);
-    if (this.tuning.pacing !== false) p.pacer.sent(bytes, p.view.rate, minRtt === undefined || p.view.rate === 0 ? Infinity : (this.tuning.pathQueue * 1000) / Math.max(1, minRtt), p.meter.forwardQueue > QUEUE_BUDGET_MS, now);
-    p.counters.txBytes += bytes;
-    this.refreshView(p, now);
+    p.sentData(bytes, now);
   }
 
   /** No path takes data now: if one waits only for its pacing, pump again when it may send. */
@@ -682,8 +564,8 @@ export class Mux {
     if (this.paceTimer) return;
     let wait = Infinity;
     for (const p of this.paths.values()) {
-      const v = p.view;
-      if (v.paced && (v.inflight === 0 || v.inflight < v.cap)) wait = Math.min(wait, p.pacer.waitMs(now));
+      const w = p.pacingWait(now);
+      if (w !== undefined) wait = Math.min(wait, w);
     }
     if (wait === Infinity) return;
     this.paceTimer = this.clock.after(Math.max(1, Math.ceil(wait)), () => {
@@ -694,15 +576,6 @@ export class Mux {
 
   private *views(): Iterable<PathView> {
     for (const p of this.paths.values()) yield p.view;
-  }
-
-  private refreshView(p: PathState, now: number): void {
-    // What still sits in our own socket queue is in flight, whatever the peer's PATH_ACKs say.
-    p.view.inflight = Math.max(p.meter.inflight, p.port.queued ?? 0);
-    p.view.cap = p.meter.cap(now);
-    p.view.srtt = p.meter.srtt;
-    p.view.rate = p.meter.maxRate(now);
-    p.view.paced = p.pacer.blocked(now);
   }
 
   private queueCtl(frame: Frame, sentOn?: (pathId: number) => void): void {
@@ -722,7 +595,7 @@ export class Mux {
     this.staleAnswered.clear();
     if (this.paths.size === 0) return;
     const now = this.clock.now();
-    for (const p of this.paths.values()) this.refreshView(p, now);
+    for (const p of this.paths.values()) p.refresh(now);
     const shared: Pending[] = this.pending;
     this.pending = [];
     for (const f of this.ackDue) shared.push({ frame: { type: 'ACK', flow: f.id, offset: f.rx.delivered } });
@@ -742,14 +615,12 @@ export class Mux {
     }
   }
 
-  private sendControl(p: PathState, items: readonly Pending[], now: number): void {
+  private sendControl(p: RelayPath, items: readonly Pending[], now: number): void {
     let batch: Frame[] = [];
     let size = 0;
     const out = () => {
       if (batch.length === 0) return;
-      const bytes = p.port.sendFrames(batch);
-      p.meter.onSend(bytes, batch.some(isEliciting), now);
-      p.counters.txBytes += bytes;
+      p.sentControl(p.port.sendFrames(batch), batch.some(isEliciting), now);
       batch = [];
       size = 0;
     };
@@ -766,7 +637,7 @@ export class Mux {
   // ------------------------------------------------------------------------------------------
   // Failure, completion, timers
 
-  private failPath(p: PathState, reason: string): void {
+  private failPath(p: RelayPath, reason: string): void {
     if (!this.paths.delete(p.id)) return;
     p.port.close(reason);
     this.log.warn({ path: p.name, slot: p.slot, reason, inflight: p.meter.inflight }, 'relay path down');
@@ -784,7 +655,7 @@ export class Mux {
       // Our acknowledgements may have gone down with the path: say them again.
       this.ackDue.add(f);
     }
-    for (const t of this.tombstones.values()) {
+    for (const t of this.flows.tombstones()) {
       if (t.rstPath === p.id && t.reason !== undefined) {
         const tomb = t;
         this.queueCtl({ type: 'RST', flow: t.id, reason: t.reason }, (pid) => (tomb.rstPath = pid));
@@ -808,7 +679,7 @@ export class Mux {
       ctlPath: -1,
       openedAt: this.clock.now(),
     };
-    this.flows.set(id, f);
+    this.flows.add(f);
     return f;
   }
 
@@ -850,12 +721,7 @@ export class Mux {
   }
 
   private bury(t: Tombstone): void {
-    this.tombstones.set(t.id, t);
-    this.tombQueue.push(t);
-    while (this.tombstones.size > MAX_TOMBSTONES || this.tombQueue.length > 2 * MAX_TOMBSTONES) {
-      const old = this.tombQueue.shift()!;
-      if (this.tombstones.get(old.id) === old) this.tombstones.delete(old.id);
-    }
+    this.flows.bury(t);
   }
 
   private resumeSources(): void {
@@ -884,7 +750,7 @@ export class Mux {
         p.pingOwed = true;
         this.scheduleFlush();
       }
-      this.updateRate(p, now);
+      p.updateRate(now);
     }
     const openTimeout = this.tuning.openTimeout;
     if (this.role === 'entry' && openTimeout !== undefined) {
@@ -895,19 +761,6 @@ export class Mux {
         }
       }
     }
-    while (this.tombQueue.length > 0 && this.tombQueue[0]!.expires <= now) {
-      const t = this.tombQueue.shift()!;
-      if (this.tombstones.get(t.id) === t) this.tombstones.delete(t.id);
-    }
-  }
-
-  private updateRate(p: PathState, now: number): void {
-    const dt = now - p.rate.at;
-    if (dt < RATE_INTERVAL_MS) return;
-    p.rate.txRate = ((p.counters.txBytes - p.rate.tx) * 1000) / dt;
-    p.rate.rxRate = ((p.counters.rxBytes - p.rate.rx) * 1000) / dt;
-    p.rate.at = now;
-    p.rate.tx = p.counters.txBytes;
-    p.rate.rx = p.counters.rxBytes;
+    this.flows.expire(now);
   }
 }

@@ -14,6 +14,7 @@ const path = (over: Partial<RelayPathStatus>): RelayPathStatus => ({
   resentChunks: 0,
   inflight: 0,
   cap: 65536,
+  deliveryBps: 0,
   forMs: 0,
   ...over,
 });
