@@ -106,6 +106,9 @@ interface Pending {
 }
 
 const RECORD_OVERHEAD = RECORD_HEADER_LEN + TAG_LEN;
+/** A flow's source is paused beyond this many times what its paths hold in flight together ({@link Mux.holdLimit}). */
+const HOLD_CAP_FACTOR = 2;
+const HOLD_MIN_CHUNKS = 8;
 /** At most one warning per interval for what the peer can trigger repeatedly (ms); then a summary line. */
 const WARN_INTERVAL_MS = 10_000;
 
@@ -268,7 +271,7 @@ export class Mux {
     const cs = this.tuning.chunkSize;
     for (let p = 0; p < data.length; p += cs) f.tx.push(data.subarray(p, Math.min(p + cs, data.length)));
     this.heldBytes += data.length;
-    if (f.tx.held >= this.peerWindow || this.heldBytes >= this.tuning.sessionBuffer) {
+    if (f.tx.held >= this.holdLimit() || this.heldBytes >= this.tuning.sessionBuffer) {
       if (!f.readPaused) {
         f.readPaused = true;
         f.port?.pause();
@@ -724,10 +727,34 @@ export class Mux {
     this.flows.bury(t);
   }
 
+  /**
+   * Bytes one flow may hold (read from its source, not yet acknowledged) before its source is
+   * paused: what the paths can carry at once, twice over (the second time for the chunks that
+   * arrived early and wait in the far end's reorder buffer, and for acknowledgements on their
+   * way back), at most the peer's window. So a flow's memory follows its paths' rate x RTT, and
+   * their RTT difference, instead of always filling the window.
+   */
+  private holdLimit(): number {
+    let caps = 0;
+    let rate = 0;
+    let longest = 0;
+    for (const p of this.paths.values()) {
+      const v = p.view;
+      caps += v.cap;
+      if (v.rate <= 0) continue;
+      rate += v.rate;
+      longest = Math.max(longest, v.cap / v.rate);
+    }
+    // Chunks on the path that holds the longest time (its cap over its rate) arrive last; all the
+    // paths together deliver rate x that time meanwhile, which the far end holds until then.
+    const need = Math.max(caps, rate * longest);
+    return Math.min(this.peerWindow, Math.max(HOLD_MIN_CHUNKS * this.tuning.chunkSize, HOLD_CAP_FACTOR * need));
+  }
+
   private resumeSources(): void {
     if (this.paused.size === 0 || this.heldBytes >= this.tuning.sessionBuffer) return;
     for (const f of this.paused) {
-      if (f.tx.held >= this.peerWindow) continue;
+      if (f.tx.held >= this.holdLimit()) continue;
       this.paused.delete(f);
       if (f.readPaused) {
         f.readPaused = false;

@@ -329,3 +329,30 @@ test('a slow, long path beside a fast one never makes the flow slower than the f
   const b = bothWays(r, 3000, 5000);
   assert.ok(b.up >= a.up && b.down >= a.down, `with the slow path: up ${(b.up / MB).toFixed(2)}, down ${(b.down / MB).toFixed(2)}; fast alone: ${(a.up / MB).toFixed(2)}, ${(a.down / MB).toFixed(2)} MB/s`);
 });
+
+test('a flow holds what its paths carry at once, not the whole window: memory follows rate x RTT', () => {
+  const held = (paths: [number, number][]): { rate: number; held: number } => {
+    const r = new SimRelay();
+    for (const [rate, delay] of paths) r.addPath(rate * MB, delay);
+    const f = r.openFlow(400 * MB);
+    r.clock.run(3000);
+    const b0 = f.target!.receivedBytes;
+    let peak = 0;
+    for (let t = 3000; t < 6000; t += 50) {
+      r.clock.run(t + 50);
+      peak = Math.max(peak, r.entry.status().unackedBytes);
+    }
+    return { rate: ((f.target!.receivedBytes - b0) * 1000) / 3000, held: peak };
+  };
+  const short = held([
+    [5, 1],
+    [5, 1],
+  ]);
+  const long = held([
+    [5, 5],
+    [5, 30],
+  ]);
+  assert.ok(short.rate >= 0.95 * 10 * MB && long.rate >= 0.95 * 10 * MB, `rates ${short.rate}, ${long.rate}`);
+  assert.ok(short.held <= TUNING.reorderBuffer / 4, `short paths: held ${short.held} bytes`);
+  assert.ok(long.held > 2 * short.held && long.held <= TUNING.reorderBuffer + TUNING.chunkSize, `10/60 ms paths: held ${long.held} bytes, short ${short.held}`);
+});
