@@ -4,9 +4,9 @@
  * the in-flight cap the scheduler enforces, and whether the path is dead. Pure; time is passed in
  * (milliseconds), sizes are bytes, rates bytes per second.
  *
- * In-flight cap: max(floor, max delivery rate × (2 × min RTT + {@link QUEUE_BUDGET_MS} + reverse
- * queueing)), at most
- * {@link CAP_MAX}. Bytes a path holds beyond its bandwidth-delay product only wait in a queue
+ * In-flight cap: max(floor, max delivery rate × (2 × min RTT + queue budget + reverse
+ * queueing)), at most {@link CAP_MAX}; the queue budget is {@link QUEUE_BUDGET_MS}, or the longest
+ * recent wait between acknowledgements when that is longer (at most {@link ACK_GAP_MAX_MS}). Bytes a path holds beyond its bandwidth-delay product only wait in a queue
  * (ours, the kernel's send buffer, a router's), which is what makes chunks on a slow path arrive
  * late and fill the reorder buffer; the cap keeps every path full but its queue short. The queue
  * budget absorbs the far end's acknowledgement jitter (its event loop handles reads in batches):
@@ -38,6 +38,9 @@ export const QUEUE_BUDGET_MS = 10;
 /** Largest reverse queueing delay the cap compensates for (ms). */
 const REVERSE_MAX_MS = 250;
 const OWD_WINDOW_MS = 10_000;
+const ACK_GAP_WINDOW_MS = 2_000;
+/** Most the acknowledgement-gap allowance adds to the queue budget (ms). */
+export const ACK_GAP_MAX_MS = 40;
 const MIN_RTT_WINDOW_MS = 10_000;
 const MAX_RATE_WINDOW_MS = 2_000;
 
@@ -65,6 +68,9 @@ export class PathMeter {
   /** Latest forward queueing delay (ms). */
   forwardQueue = 0;
   private readonly owdMinF = new WindowedFilter('min', OWD_WINDOW_MS, 10);
+  /** Longest wait between acknowledgements that made progress while bytes were outstanding (ms). */
+  private readonly ackGapF = new WindowedFilter('max', ACK_GAP_WINDOW_MS, 8);
+  private outstandingSinceAck = false;
   private readonly marks: Mark[] = [];
   private markHead = 0;
   private deliveredTime: number;
@@ -124,8 +130,12 @@ export class PathMeter {
         this.reverseDelay += (reverse - this.reverseDelay) / 8;
       }
     }
+    // A gap between two acknowledgements with bytes outstanding all along (not the wait for the
+    // first one after the path had nothing out, which is a round trip, not a batch).
+    if (this.outstandingSinceAck) this.ackGapF.add(now, now - this.deliveredTime);
     this.deliveredTime = now;
     this.waitingSince = this.acked >= this.elicitingEnd ? undefined : now;
+    this.outstandingSinceAck = this.acked < this.elicitingEnd;
     return true;
   }
 
@@ -147,8 +157,19 @@ export class PathMeter {
   cap(now: number): number {
     const rtt = this.minRtt(now);
     if (rtt === undefined) return this.floor;
-    const allowance = (this.maxRate(now) * (CAP_GAIN * rtt + QUEUE_BUDGET_MS + this.reverseDelay)) / 1000;
+    const allowance = (this.maxRate(now) * (CAP_GAIN * rtt + this.queueBudget(now) + this.reverseDelay)) / 1000;
     return Math.min(CAP_MAX, Math.max(this.floor, allowance));
+  }
+
+  /**
+   * Queueing time the cap allows on top of the round trip (ms): {@link QUEUE_BUDGET_MS}, or the
+   * longest recent wait between acknowledgements if longer (at most {@link ACK_GAP_MAX_MS}). The
+   * far end acknowledges once per event-loop turn: when its loop is busy the acknowledgements come
+   * in batches, and a cap that covers only the round trip leaves the path idle between batches
+   * (BBR's ack-aggregation allowance, measured the same way: from the acknowledgements themselves).
+   */
+  queueBudget(now: number): number {
+    return Math.max(QUEUE_BUDGET_MS, Math.min(ACK_GAP_MAX_MS, this.ackGapF.get(now) ?? 0));
   }
 
   /** Whether a record of `bytes` may be sent now. An empty path always takes one. */

@@ -5,7 +5,7 @@
  * status. It decides nothing: the engine (mux.ts) tells it what was sent and received, the
  * scheduler (scheduler.ts) reads its view. Pure apart from the port it carries; time is passed in.
  */
-import { PathMeter, QUEUE_BUDGET_MS } from './path-meter.js';
+import { PathMeter } from './path-meter.js';
 import { Pacer } from './pacer.js';
 import type { PathPort } from './ports.js';
 import type { PathView } from './scheduler.js';
@@ -96,7 +96,7 @@ export class RelayPath {
       const rate = this.view.rate;
       // Until the path has measured a rate, nothing paces it; then never below its floor per min RTT.
       const floorRate = minRtt === undefined || rate === 0 ? Infinity : (this.floor * 1000) / Math.max(1, minRtt);
-      this.pacer.sent(bytes, rate, floorRate, this.meter.forwardQueue > QUEUE_BUDGET_MS, now);
+      this.pacer.sent(bytes, rate, floorRate, now);
     }
     this.counters.txBytes += bytes;
     this.refresh(now);

@@ -1,10 +1,10 @@
 /** Path meter (RTT, rate, cap, death), scheduler choices, backoff. Time is passed in (ms). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PathMeter, QUEUE_BUDGET_MS } from '../../../src/relay/core/path-meter.js';
+import { ACK_GAP_MAX_MS, PathMeter, QUEUE_BUDGET_MS } from '../../../src/relay/core/path-meter.js';
 import { pickControlPath, pickDataPath, type PathView } from '../../../src/relay/core/scheduler.js';
 import { backoffDelay } from '../../../src/relay/core/backoff.js';
-import { Pacer, PACE_BURST_MS, PACING_GAIN, PACING_GAIN_EMPTY } from '../../../src/relay/core/pacer.js';
+import { Pacer, PACE_BURST_MS, PACING_GAIN } from '../../../src/relay/core/pacer.js';
 
 test('RTT comes from the acknowledgement of eliciting records; the cap grows to 2 x BDP plus the queue budget', () => {
   const m = new PathMeter(64 * 1024, 0);
@@ -103,30 +103,47 @@ test('reverse queueing (acks behind the far end’s data) is measured apart from
 test('pacing: data leaves at the gain times the rate, in bursts of at most PACE_BURST_MS, never below the floor rate', () => {
   const p = new Pacer();
   assert.equal(p.blocked(0), false, 'nothing sent yet');
-  // 1 MB/s with a queue: 1.25 MB/s pace; 12.5 kB takes 10 ms of pace.
-  p.sent(12_500, 1e6, 0, true, 100);
+  // 1 MB/s: a 2 MB/s pace; 20 kB takes 10 ms of pace.
+  assert.equal(PACING_GAIN, 2);
+  p.sent(20_000, 1e6, 0, 100);
   // The burst allowance was available (idle before): 10 ms of pace minus 4 ms of burst.
   assert.equal(p.waitMs(100), 10 - PACE_BURST_MS);
   assert.ok(p.blocked(105) && !p.blocked(106));
   // Back to back: each send adds its own pace time.
-  p.sent(12_500, 1e6, 0, true, 106);
+  p.sent(20_000, 1e6, 0, 106);
   assert.equal(p.waitMs(106), 10);
-  // No queue: the higher gain (the rate may still grow).
-  const q = new Pacer();
-  q.sent(20_000, 1e6, 0, false, 0);
-  assert.equal(q.waitMs(0), (20_000 * 1000) / (PACING_GAIN_EMPTY * 1e6) - PACE_BURST_MS);
-  assert.equal(PACING_GAIN, 1.25);
   // A low rate estimate cannot pace below the floor (pathQueue per min RTT).
   const f = new Pacer();
-  f.sent(64_000, 1000, 6.4e6, true, 0);
+  f.sent(64_000, 1000, 6.4e6, 0);
   assert.equal(f.waitMs(0), 10 - PACE_BURST_MS);
   // No estimate at all (rate 0, floor unknown): not paced.
   const n = new Pacer();
-  n.sent(1e6, 0, Infinity, true, 0);
+  n.sent(1e6, 0, Infinity, 0);
   assert.equal(n.blocked(0), false);
 });
 
 test('a paced path takes no data until its pace allows, even with room under its cap', () => {
   assert.equal(pickDataPath([{ ...view(1, 0, 100, 10), paced: true }, view(2, 0, 100, 50)], 50), 2);
   assert.equal(pickDataPath([{ ...view(1, 0, 100, 10), paced: true }], 50), undefined);
+});
+
+test('the queue budget covers the far end acknowledging in batches (measured gaps), within bounds', () => {
+  const run = (batchMs: number): PathMeter => {
+    const m = new PathMeter(64 * 1024, 0);
+    // 10 MB/s, 20 ms RTT, kept full; the far end answers every `batchMs` with everything that arrived.
+    const sent: { end: number; t: number }[] = [];
+    for (let t = 0; t < 3000; t += 1) {
+      m.onSend(10_000, true, t);
+      sent.push({ end: m.sent, t });
+      if (t % batchMs === 0) {
+        let end = -1;
+        while (sent.length > 0 && sent[0]!.t + 20 <= t) end = sent.shift()!.end;
+        if (end >= 0) m.onAck(end, t);
+      }
+    }
+    return m;
+  };
+  assert.equal(run(1).queueBudget(3000), QUEUE_BUDGET_MS, 'steady acknowledgements: the base budget');
+  assert.equal(run(25).queueBudget(3000), 25, 'batches every 25 ms: 25 ms');
+  assert.equal(run(200).queueBudget(3000), ACK_GAP_MAX_MS, 'never more than the bound');
 });
