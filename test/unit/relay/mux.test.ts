@@ -356,3 +356,24 @@ test('a flow holds what its paths carry at once, not the whole window: memory fo
   assert.ok(short.held <= TUNING.reorderBuffer / 4, `short paths: held ${short.held} bytes`);
   assert.ok(long.held > 2 * short.held && long.held <= TUNING.reorderBuffer + TUNING.chunkSize, `10/60 ms paths: held ${long.held} bytes, short ${short.held}`);
 });
+
+test('a slow path carries more again when it speeds up (its estimates follow it up)', () => {
+  const r = new SimRelay();
+  r.addPath(5 * MB, 5);
+  const slow = r.addPath(0.25 * MB, 50);
+  const f = r.openFlow(1000 * MB);
+  r.clock.run(4000);
+  const before = slow.up.bytes;
+  r.clock.run(6000);
+  const slowShareBefore = (slow.up.bytes - before) / 2;
+  // The slow link becomes as fast as the other (e.g. a congested LTE cell clears).
+  slow.up.rate = 5 * MB;
+  slow.down.rate = 5 * MB;
+  r.clock.run(10_000);
+  const [b0, s0] = [f.target!.receivedBytes, slow.up.bytes];
+  r.clock.run(14_000);
+  const rate = (f.target!.receivedBytes - b0) / 4;
+  const slowRate = (slow.up.bytes - s0) / 4;
+  assert.ok(slowShareBefore <= 0.3 * MB, `slow path carried ${(slowShareBefore / MB).toFixed(2)} MB/s while slow`);
+  assert.ok(slowRate >= 0.8 * 5 * MB && rate >= 0.9 * 10 * MB, `after it sped up: path ${(slowRate / MB).toFixed(2)} MB/s, flow ${(rate / MB).toFixed(2)} MB/s`);
+});
