@@ -127,6 +127,7 @@ function pathRows(paths: RelayPathStatus[]): string[] {
     p.name,
     p.state === 'up' ? 'up' : `${p.state}${p.reason ? `: ${p.reason}` : ''}`,
     p.rttMs === undefined ? '-' : `${p.rttMs < 10 ? p.rttMs.toFixed(1) : Math.round(p.rttMs)}ms`,
+    p.deliveryBps > 0 ? formatRate(p.deliveryBps) : '-',
     formatRate(p.txBps),
     formatRate(p.rxBps),
     formatBytes(p.txBytes),
@@ -134,7 +135,8 @@ function pathRows(paths: RelayPathStatus[]): string[] {
     String(p.resentChunks),
     formatDuration(p.forMs),
   ]);
-  return table(['PATH', 'STATE', 'RTT', 'TX', 'RX', 'SENT', 'RECEIVED', 'RESENT', 'FOR'], rows)
+  // CAPACITY: the delivery rate the path measured in our sending direction (what caps and paces it).
+  return table(['PATH', 'STATE', 'RTT', 'CAPACITY', 'TX', 'RX', 'SENT', 'RECEIVED', 'RESENT', 'FOR'], rows)
     .split('\n')
     .map((l) => `    ${l}`);
 }
