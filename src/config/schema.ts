@@ -204,10 +204,27 @@ const PolicyLink = z.preprocess(
   }),
 );
 
+/**
+ * What a relay policy does with QUIC (UDP to port 443) that its rules match for TCP: `fallback`
+ * rejects it at once (ICMP port unreachable), so an HTTP/3 client falls back to TCP, which the
+ * relay stripes; `pass` leaves it alone (balanced per flow like any UDP).
+ */
+export const QUIC_MODES = ['fallback', 'pass'] as const;
+
+/** `relay: NAME` is short for `relay: { entry: NAME }`. */
+const PolicyRelay = z.preprocess(
+  (v) => (typeof v === 'string' ? { entry: v } : v),
+  z.strictObject({
+    /** The transparent relay entry that takes the policy's TCP connections. */
+    entry: objectName(),
+    quic: z.enum(QUIC_MODES).default('fallback'),
+  }),
+);
+
 const Policy = z.strictObject({
   links: z.array(PolicyLink).min(1).optional(),
   /** Hand matching TCP connections to this relay entry instead of balancing them per flow. */
-  relay: objectName().optional(),
+  relay: PolicyRelay.optional(),
   /** none: each new flow is weighed on its own; source / source-dest: the same client (and server) keeps its link. */
   sticky: z.enum(STICKY).default('none'),
   /** When no link of the policy is online (default routing.lastResort). */
@@ -441,6 +458,7 @@ export type Config = z.output<typeof ConfigSchema>;
 export type LinkConfig = Config['links'][number];
 export type ProbeConfig = NonNullable<LinkConfig['probe']>;
 export type PolicyConfig = Config['policies'][string];
+export type QuicMode = (typeof QUIC_MODES)[number];
 export type RuleConfig = Config['rules'][number];
 export type RoutingConfig = Config['routing'];
 export type RelayConfig = NonNullable<Config['relay']>;

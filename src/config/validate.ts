@@ -57,13 +57,15 @@ export function referenceCheck(raw: unknown): ConfigIssue[] {
       if (seen.has(link)) add(`${base}.links[${j}]`, `link "${link}" is listed twice`);
       seen.add(link);
     });
-    const r = str(pol.relay);
+    // `relay: NAME` or `relay: { entry: NAME, ... }`.
+    const r = str(pol.relay) ?? (isObj(pol.relay) ? str(pol.relay.entry) : undefined);
+    const at = isObj(pol.relay) ? `${base}.relay.entry` : `${base}.relay`;
     if (r !== undefined) {
-      if (!entries.has(r)) add(`${base}.relay`, `unknown relay entry "${r}"${suggest(r, [...entries.keys()])}`);
+      if (!entries.has(r)) add(at, `unknown relay entry "${r}"${suggest(r, [...entries.keys()])}`);
       else {
         const e = arr(relay.entries)[entries.get(r)!];
         if (isObj(e) && e.target !== undefined)
-          add(`${base}.relay`, `relay entry "${r}" has a fixed target; a policy needs a transparent entry (no target)`);
+          add(at, `relay entry "${r}" has a fixed target; a policy needs a transparent entry (no target)`);
       }
     }
   }

@@ -60,7 +60,7 @@ export function plan(config: Config, views: readonly LinkView[], opts: PlanOptio
     return {
       name: p.name,
       sticky: p.sticky,
-      ...(entry ? { relay: { entry: entry.name, port: entry.listen.port } } : {}),
+      ...(entry ? { relay: { entry: entry.name, port: entry.listen.port, quic: p.quic ?? 'fallback' } } : {}),
       choices: c ? FAMILIES.map((f) => c[f]) : [],
     };
   });

@@ -46,7 +46,7 @@ export function renderPlan(d: DesiredState): string {
   for (const p of d.policies) {
     const head = `${p.name}${p.name === d.defaultPolicy ? ' (default)' : ''}`;
     if (p.relay) {
-      out.push(`${head}: TCP to relay entry ${p.relay.entry} (port ${p.relay.port})`);
+      out.push(`${head}: TCP to relay entry ${p.relay.entry} (port ${p.relay.port})${p.relay.quic === 'fallback' ? '; its QUIC (UDP/443) rejected, so clients fall back to TCP' : '; QUIC (UDP/443) passes'}`);
       continue;
     }
     for (const c of p.choices) {

@@ -10,7 +10,9 @@
  *                             from LAN → goto classify
  *   classify                  local/broadcast/multicast destinations: return
  *                             @bypass_v4 / @bypass_v6 → goto mark_main
- *                             config rules in order → goto pol_<policy> | relay_<entry>
+ *                             config rules in order → goto pol_<policy> | relay_<entry>;
+ *                             before a relay policy's rule (quic fallback): the same match
+ *                             for UDP to port 443 → counter, reject (icmpx port-unreachable)
  *                             → goto pol_<default policy>
  *   pol_<P>                   meta mark ← numgen random mod 1000 | jhash(src[,dst]) mod 256
  *                             meta mark vmap @pick_<P>_v4|v6 → goto mark_<link>     (elements: health)
@@ -35,6 +37,7 @@ import type { NftExpr, NftMapElem, NftStmt } from '../kernel/nft/json.js';
 import {
   addr,
   and,
+  anonCounter,
   anonSet,
   concat,
   counterRef,
@@ -56,6 +59,7 @@ import {
   range,
   redirectToPort,
   rejectNoRoute,
+  rejectPortUnreachable,
   ret,
   setMarkBits,
   setRef,
@@ -288,11 +292,31 @@ function classifyRules(input: RulesetInput): NftRuleSpec[] {
       if (!entry) continue;
       verdict = goto(nftNames.relayChain(entry.name));
       if (!isUnspecified(entry.listen.host) || entry.listen.family === 4) families = [entry.listen.family];
+      const quic = p.quic === 'fallback' ? quicRule(r) : undefined;
+      // Rejected where the rule's TCP would be relayed: the same families, at the rule's place.
+      if (quic) for (const expr of expandRule(quic, families)) out.push({ expr: [...expr, anonCounter(), rejectPortUnreachable()], comment: quicComment(entry.name, r.name) });
     }
     for (const expr of expandRule(r, families)) out.push({ expr: [...expr, verdict], comment: `rule ${r.name}` });
   }
   out.push({ expr: [goto(nftNames.policyChain(input.defaultPolicy))], comment: 'default policy' });
   return out;
+}
+
+/** UDP port of QUIC (HTTP/3). */
+export const QUIC_PORT = 443;
+
+/** The comment of a QUIC fallback rule in `nft list ruleset`. */
+export const quicComment = (entry: string, rule: string): string => `wanbraid: quic fallback for relay entry ${entry} (rule ${rule})`;
+
+/**
+ * The QUIC twin of a relay policy's rule: the same match for UDP to port 443, or undefined when
+ * the rule's destination ports leave 443 out (its TCP to 443 is not relayed either). A relay
+ * rule matches TCP only (config/validate.ts), so the twin never shadows the rule itself.
+ */
+export function quicRule(r: RuleConfig): RuleConfig | undefined {
+  const ports = r.match.dstPort;
+  if (ports && !ports.some((p) => p.from <= QUIC_PORT && QUIC_PORT <= p.to)) return undefined;
+  return { ...r, match: { ...r.match, proto: 'udp', dstPort: [{ from: QUIC_PORT, to: QUIC_PORT }] } };
 }
 
 /**

@@ -16,7 +16,7 @@
  *   weighted rendezvous (highest-random-weight) score, so when a link leaves only its own buckets
  *   move and a returning link takes back exactly those.
  */
-import type { Config, PolicyConfig } from '../config/schema.js';
+import type { Config, PolicyConfig, QuicMode } from '../config/schema.js';
 import type { Family } from '../config/values.js';
 import { isUp, type ResolvedLink } from './links.js';
 import type { PolicyChoice } from './types.js';
@@ -33,7 +33,10 @@ export interface ResolvedPolicy {
   members: { link: string; tier: number; weight: number | undefined }[];
   sticky: PolicyConfig['sticky'];
   lastResort: 'unreachable' | 'blackhole' | 'main';
+  /** The relay entry that takes the policy's TCP flows (a relay policy has no members). */
   relay: string | undefined;
+  /** A relay policy's QUIC mode (config `relay.quic`); undefined for a policy of links. */
+  quic: QuicMode | undefined;
 }
 
 /** The config's policies in order, plus the implicit default when routing.defaultPolicy is absent. */
@@ -43,7 +46,8 @@ export function resolvePolicies(config: Config): { policies: ResolvedPolicy[]; d
     members: (p.links ?? []).map((l) => ({ link: l.link, tier: l.tier, weight: l.weight })),
     sticky: p.sticky,
     lastResort: p.lastResort ?? config.routing.lastResort,
-    relay: p.relay,
+    relay: p.relay?.entry,
+    quic: p.relay?.quic,
   }));
   let defaultPolicy = config.routing.defaultPolicy;
   if (defaultPolicy === undefined) {
@@ -54,6 +58,7 @@ export function resolvePolicies(config: Config): { policies: ResolvedPolicy[]; d
       sticky: 'none',
       lastResort: config.routing.lastResort,
       relay: undefined,
+      quic: undefined,
     });
   }
   return { policies, defaultPolicy };

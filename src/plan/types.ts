@@ -127,8 +127,11 @@ export interface PolicyChoice {
 export interface PolicyPlan {
   name: string;
   sticky: 'none' | 'source' | 'source-dest';
-  /** Set for a relay policy: matching TCP flows go to this entry's listen port. */
-  relay?: { entry: string; port: number };
+  /**
+   * Set for a relay policy: matching TCP flows go to this entry's listen port; with quic
+   * `fallback`, the UDP/443 its rules match is rejected (ICMP port unreachable).
+   */
+  relay?: { entry: string; port: number; quic: 'fallback' | 'pass' };
   choices: PolicyChoice[];
 }
 

@@ -59,6 +59,8 @@ export const snat = (family: 4 | 6, addr: string): NftStmt => ({ snat: { family:
 export const redirectToPort = (port: number): NftStmt => ({ redirect: { port } });
 /** `reject with icmpx type no-route` (ICMP net unreachable / ICMPv6 no route), what an unreachable route answers. */
 export const rejectNoRoute = (): NftStmt => ({ reject: { type: 'icmpx', expr: 'no-route' } });
+/** `reject with icmpx type port-unreachable` (ICMP / ICMPv6 port unreachable): what a host without the port answers. */
+export const rejectPortUnreachable = (): NftStmt => ({ reject: { type: 'icmpx', expr: 'port-unreachable' } });
 
 export const mapElem = (key: NftExpr, data: NftExpr): NftMapElem => [key, data];
 

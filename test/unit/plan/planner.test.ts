@@ -329,7 +329,7 @@ test('a relay policy marks matching TCP flows for its entry and nat prerouting r
     { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'tcp' } },
     { redirect: { port: 7000 } },
   ]);
-  assert.deepEqual(d.policies.find((p) => p.name === 'big')!.relay, { entry: 'stripe', port: 7000 });
+  assert.deepEqual(d.policies.find((p) => p.name === 'big')!.relay, { entry: 'stripe', port: 7000, quic: 'fallback' });
   assert.equal(chain(d, nftNames.policyChain('big')), undefined);
 });
 
