@@ -150,9 +150,9 @@ export class BalancerLab {
     return r.stdout.trim() || 'none';
   }
 
-  /** Router conntrack entries of our flows to `dport`: client source port → link mark value. */
-  async flowMarks(dport: number, family: 4 | 6 = 4): Promise<Map<number, number>> {
-    const r = await this.lab.exec('router', ['conntrack', '-L', '-f', family === 4 ? 'ipv4' : 'ipv6', '-p', 'tcp', '--dport', String(dport)], { allowFail: true });
+  /** Router conntrack entries of our `proto` flows to `dport`: client source port → link mark value. */
+  async flowMarks(dport: number, family: 4 | 6 = 4, proto: 'tcp' | 'udp' = 'tcp'): Promise<Map<number, number>> {
+    const r = await this.lab.exec('router', ['conntrack', '-L', '-f', family === 4 ? 'ipv4' : 'ipv6', '-p', proto, '--dport', String(dport)], { allowFail: true });
     const out = new Map<number, number>();
     for (const line of r.stdout.split('\n')) {
       const sport = /sport=(\d+)/.exec(line);

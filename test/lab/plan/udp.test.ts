@@ -36,15 +36,8 @@ function linkOf(addr: string): string {
 }
 
 /** Router conntrack entries of UDP flows to PORT: client source port → link mark value. */
-async function udpMarks(family: 4 | 6): Promise<Map<number, number>> {
-  const r = await L.lab.exec('router', ['conntrack', '-L', '-f', family === 4 ? 'ipv4' : 'ipv6', '-p', 'udp', '--dport', String(PORT)], { allowFail: true });
-  const out = new Map<number, number>();
-  for (const line of r.stdout.split('\n')) {
-    const sport = /sport=(\d+)/.exec(line);
-    const mark = /mark=(\d+)/.exec(line);
-    if (sport && mark) out.set(Number(sport[1]), (Number(mark[1]) >>> 16) & 0xff);
-  }
-  return out;
+function udpMarks(family: 4 | 6): Promise<Map<number, number>> {
+  return L.flowMarks(PORT, family, 'udp');
 }
 
 test('new UDP flows spread roughly by weight, IPv4 and IPv6, and are counted as new flows of their link', async () => {

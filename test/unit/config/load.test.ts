@@ -2,20 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseConfigText, loadConfigFile } from '../../../src/config/load.js';
-import { ConfigError } from '../../../src/errors.js';
+import { issuesOf } from '../../helpers/config-issues.js';
 import { parseDuration, parseSize, parseEndpoint, parsePrefix, parsePortRange } from '../../../src/config/values.js';
 
 const EXAMPLE = new URL('../../../../examples/wanbraid.yaml', import.meta.url);
 
-function issuesOf(text: string): string[] {
-  try {
-    parseConfigText(text);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message));
-  }
-  assert.fail('expected the config to be rejected');
-}
 
 test('the shipped example is accepted unchanged, with defaults filled in', () => {
   const c = loadConfigFile(EXAMPLE.pathname);

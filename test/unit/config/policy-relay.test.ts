@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfigText } from '../../../src/config/load.js';
-import { ConfigError } from '../../../src/errors.js';
+import { issuesOf } from '../../helpers/config-issues.js';
 
 const BASE = `
 lan: { interfaces: [lan0] }
@@ -13,15 +13,6 @@ relay:
 rules: [{ name: web, match: { proto: tcp, dstPort: 443 }, policy: r }]
 `;
 
-function issuesOf(text: string): string[] {
-  try {
-    parseConfigText(text);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message));
-  }
-  assert.fail('expected the config to be rejected');
-}
 
 test('relay: the short form and the long form, quic defaulting to fallback', () => {
   assert.deepEqual(parseConfigText(`${BASE}policies: { r: { relay: bulk } }\n`).policies.r!.relay, { entry: 'bulk', quic: 'fallback' });
