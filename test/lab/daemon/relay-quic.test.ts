@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Lab } from '../../../src/lab/lab.js';
 import { generateKey } from '../../../src/relay/key.js';
 import type { RelayStatus } from '../../../src/relay/relay.js';
-import { DaemonProcess, statusOf } from '../harness/daemon.js';
+import { DaemonProcess, statusOf, stopAndClean } from '../harness/daemon.js';
 import { stateLine } from '../harness/router-view.js';
 import { patternSha, type ClientResult } from '../relay/helpers.js';
 import { udpProbe, udpServe } from '../plan/udp-flows.js';
@@ -106,10 +106,7 @@ test('quic fallback rejects a relay rule\'s UDP/443 at once while its TCP is rel
     assert.equal(await entry.stop(), 0);
     assert.equal(await exit.stop(), 0);
   } finally {
-    await entry?.stop();
-    await exit?.stop();
-    entry?.cleanup();
-    exit?.cleanup();
+    await stopAndClean(entry, exit);
     target.kill('SIGTERM');
     await lab.down();
   }

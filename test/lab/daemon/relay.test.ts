@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { CLIENT_SCRIPT, Lab } from '../../../src/lab/lab.js';
 import { generateKey } from '../../../src/relay/key.js';
 import type { RelayStatus } from '../../../src/relay/relay.js';
-import { DaemonProcess, statusOf } from '../harness/daemon.js';
+import { DaemonProcess, statusOf, stopAndClean } from '../harness/daemon.js';
 import { stateLine } from '../harness/router-view.js';
 import { patternSha, type ClientResult } from '../relay/helpers.js';
 
@@ -78,10 +78,7 @@ test('a relay policy hands matching LAN connections to the entry; the exit-only 
     assert.equal(await entry.stop(), 0);
     assert.equal(await exit.stop(), 0);
   } finally {
-    await entry?.stop();
-    await exit?.stop();
-    entry?.cleanup();
-    exit?.cleanup();
+    await stopAndClean(entry, exit);
     target.kill('SIGTERM');
     await lab.down();
   }

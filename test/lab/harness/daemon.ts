@@ -140,3 +140,9 @@ export class DaemonProcess {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** In a test's `finally`: stop every daemon that was started (in order) and remove their files. */
+export async function stopAndClean(...daemons: (DaemonProcess | undefined)[]): Promise<void> {
+  for (const d of daemons) await d?.stop();
+  for (const d of daemons) d?.cleanup();
+}
