@@ -19,9 +19,9 @@ import { Lab } from '../../../src/lab/lab.js';
 import { generateKey } from '../../../src/relay/key.js';
 import type { RelayStatus } from '../../../src/relay/relay.js';
 import { DaemonProcess, statusOf, stopAndClean } from '../harness/daemon.js';
-import { stateLine } from '../harness/router-view.js';
 import { patternSha, type ClientResult } from '../relay/helpers.js';
 import { udpProbe, udpServe } from '../plan/udp-flows.js';
+import { exitOnlyConfig, lanRelayEntry, waitBothPathsUp } from './relay-daemons.js';
 
 const EXAMPLE = readFileSync(new URL('../../../../examples/wanbraid.yaml', import.meta.url), 'utf8').replace('/run/wanbraid/wanbraid.sock', '@SOCKET@');
 const TRANSFER = fileURLToPath(new URL('../relay/transfer.js', import.meta.url));
@@ -39,8 +39,8 @@ test('quic fallback rejects a relay rule\'s UDP/443 at once while its TCP is rel
   const routerConfig = (relay: string) =>
     dualStack.replace('policies:\n', `policies:\n  web-relay:\n    relay: ${relay}\n`)
       .replace('rules:\n', `rules:\n  - name: web\n    match: { proto: tcp, dst: [${inet.server4}, "${inet.server6}"], dstPort: [443] }\n    policy: web-relay\n`)
-      .concat(`relay:\n  entries:\n    - name: lanrelay\n      listen: "[::]:30010"\n      exit: ${inet.relayExit4}:7000\n      keyFile: ${key}\n      paths: [{ link: wan1 }, { link: wan2 }]\n`);
-  const exitOnly = `status:\n  socket: "@SOCKET@"\nrelay:\n  exit:\n    listen: ${inet.relayExit4}:7000\n    keyFile: ${key}\n    allow: ["${inet.server4}:443", "[${inet.server6}]:443"]\n`;
+      .concat(lanRelayEntry(lab, key));
+  const exitOnly = exitOnlyConfig(lab, key, [`${inet.server4}:443`, `[${inet.server6}]:443`]);
   const target = lab.spawn('inet', [process.execPath, TRANSFER, 'target', '443', String(4 * MB)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let entry: DaemonProcess | undefined;
   let exit: DaemonProcess | undefined;
@@ -50,10 +50,7 @@ test('quic fallback rejects a relay rule\'s UDP/443 at once while its TCP is rel
     await udpServe(lab, 'inet', [inet.server4, inet.server6, inet.track4[0], inet.track6[0]], 443);
     exit = await DaemonProcess.start(lab.ns('inet'), exitOnly);
     entry = await DaemonProcess.start(lab.ns('router'), routerConfig('lanrelay'));
-    const up = (st: RelayStatus) => st.entries[0]!.paths.filter((p) => p.state === 'up').length;
-    await entry.waitForLog(stateLine('wan2', 'online'), 15_000);
-    for (let i = 0; i < 100 && up(statusOf(await entry.request({ cmd: 'status' })).relay as RelayStatus) < 2; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(up(statusOf(await entry.request({ cmd: 'status' })).relay as RelayStatus), 2, 'both link paths up');
+    await waitBothPathsUp(entry);
 
     // The rule is in the ruleset, commented, once per family.
     const ruleset = (await lab.exec('router', ['nft', 'list', 'ruleset'])).stdout;

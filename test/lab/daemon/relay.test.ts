@@ -17,8 +17,8 @@ import { CLIENT_SCRIPT, Lab } from '../../../src/lab/lab.js';
 import { generateKey } from '../../../src/relay/key.js';
 import type { RelayStatus } from '../../../src/relay/relay.js';
 import { DaemonProcess, statusOf, stopAndClean } from '../harness/daemon.js';
-import { stateLine } from '../harness/router-view.js';
 import { patternSha, type ClientResult } from '../relay/helpers.js';
+import { exitOnlyConfig, lanRelayEntry, waitBothPathsUp } from './relay-daemons.js';
 
 const EXAMPLE = readFileSync(new URL('../../../../examples/wanbraid.yaml', import.meta.url), 'utf8').replace('/run/wanbraid/wanbraid.sock', '@SOCKET@');
 const TRANSFER = fileURLToPath(new URL('../relay/transfer.js', import.meta.url));
@@ -31,10 +31,8 @@ test('a relay policy hands matching LAN connections to the entry; the exit-only 
   const inet = lab.addr.inet;
   const router = EXAMPLE.replace('policies:\n', 'policies:\n  bulk-relay:\n    relay: lanrelay\n')
     .replace('rules:\n', 'rules:\n  - name: bulk\n    match: { proto: tcp, dstPort: [5300] }\n    policy: bulk-relay\n')
-    .concat(
-      `relay:\n  entries:\n    - name: lanrelay\n      listen: "[::]:30010"\n      exit: ${inet.relayExit4}:7000\n      keyFile: ${key}\n      paths: [{ link: wan1 }, { link: wan2 }]\n`,
-    );
-  const exitOnly = `status:\n  socket: "@SOCKET@"\nrelay:\n  exit:\n    listen: ${inet.relayExit4}:7000\n    keyFile: ${key}\n    allow: ["${inet.server4}:5300", "[${inet.server6}]:5300"]\n`;
+    .concat(lanRelayEntry(lab, key));
+  const exitOnly = exitOnlyConfig(lab, key, [`${inet.server4}:5300`, `[${inet.server6}]:5300`]);
   const target = lab.spawn('inet', [process.execPath, TRANSFER, 'target', '5300', String(4 * MB)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let entry: DaemonProcess | undefined;
   let exit: DaemonProcess | undefined;
@@ -43,11 +41,7 @@ test('a relay policy hands matching LAN connections to the entry; the exit-only 
     exit = await DaemonProcess.start(lab.ns('inet'), exitOnly);
     assert.deepEqual(statusOf(await exit.request({ cmd: 'status' })).links, [], 'the exit runs with no links');
     entry = await DaemonProcess.start(lab.ns('router'), router);
-    // Link paths connect once health says their link is online.
-    const up = (st: RelayStatus) => st.entries[0]!.paths.filter((p) => p.state === 'up').length;
-    await entry.waitForLog(stateLine('wan2', 'online'), 15_000);
-    for (let i = 0; i < 100 && up(statusOf(await entry.request({ cmd: 'status' })).relay as RelayStatus) < 2; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(up(statusOf(await entry.request({ cmd: 'status' })).relay as RelayStatus), 2, 'both link paths up');
+    await waitBothPathsUp(entry);
 
     const r = await lab.exec('client', [process.execPath, TRANSFER, 'client', inet.server4, '5300', String(MB), '21', String(4 * MB)], { timeoutMs: 60_000 });
     const res = JSON.parse(r.stdout) as ClientResult;
