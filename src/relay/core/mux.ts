@@ -753,8 +753,9 @@ export class Mux {
 
   private resumeSources(): void {
     if (this.paused.size === 0 || this.heldBytes >= this.tuning.sessionBuffer) return;
+    const limit = this.holdLimit();
     for (const f of this.paused) {
-      if (f.tx.held >= this.holdLimit()) continue;
+      if (f.tx.held >= limit) continue;
       this.paused.delete(f);
       if (f.readPaused) {
         f.readPaused = false;

@@ -33,13 +33,13 @@ import { WindowedFilter } from './windowed.js';
 /** Largest in-flight cap (bytes), whatever the estimates say. */
 export const CAP_MAX = 16 * 1024 * 1024;
 const CAP_GAIN = 2;
-/** Queueing time a path may hold on top of twice its bandwidth-delay product (ms). */
+/** Smallest queueing time a path may hold on top of twice its bandwidth-delay product (ms); see queueBudget. */
 export const QUEUE_BUDGET_MS = 10;
 /** Largest reverse queueing delay the cap compensates for (ms). */
 const REVERSE_MAX_MS = 250;
 const OWD_WINDOW_MS = 10_000;
 const ACK_GAP_WINDOW_MS = 2_000;
-/** Most the acknowledgement-gap allowance adds to the queue budget (ms). */
+/** Largest queue budget the acknowledgement gaps can raise it to (ms). */
 export const ACK_GAP_MAX_MS = 40;
 const MIN_RTT_WINDOW_MS = 10_000;
 const MAX_RATE_WINDOW_MS = 2_000;

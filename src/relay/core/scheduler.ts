@@ -1,8 +1,9 @@
 /**
  * Which path carries the next chunk. Pure.
  *
- * A path takes a chunk only while its bytes in flight stay under its cap (see path-meter.ts), so
- * every path carries what it can and none builds a long queue; among paths with room the one with
+ * A path takes a chunk only while its bytes in flight stay under its cap (see path-meter.ts) and
+ * its pacing lets it send (pacer.ts), so every path carries what it can and none builds a long
+ * queue or receives a burst; among paths with room the one with
  * the lowest smoothed RTT wins (ties: the emptier one), so a light flow rides the fastest path.
  * Round-robin would pace every path at the slowest one's rate; this does not.
  *

@@ -9,8 +9,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { NamespaceSet } from '../../../src/lab/netns.js';
-import { DaemonProcess, statusOf } from '../harness/daemon.js';
+import type { NamespaceSet } from '../../../src/lab/netns.js';
+import { DaemonProcess, exampleRouterNamespace, statusOf } from '../harness/daemon.js';
 import type { StatusObject } from '../../../src/status/types.js';
 import { spawnSync } from 'node:child_process';
 import { NotifySink } from '../harness/notify-sink.js';
@@ -20,9 +20,7 @@ const BIN = new URL('../../../../bin/wanbraid', import.meta.url).pathname;
 
 let set: NamespaceSet;
 before(async () => {
-  set = await NamespaceSet.create(['router']);
-  // This kernel has no dummy driver: veth pairs whose peers stay in the same namespace.
-  await set.ip('router', ['lan0', 'wan1', 'wan2', 'wan3'].map((n) => `link add ${n} type veth peer name ${n}p`));
+  set = await exampleRouterNamespace();
 });
 after(async () => {
   await set?.destroy();

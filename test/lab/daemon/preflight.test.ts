@@ -19,10 +19,10 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { NamespaceSet } from '../../../src/lab/netns.js';
+import type { NamespaceSet } from '../../../src/lab/netns.js';
 import { findOnPath } from '../../../src/daemon/preflight-probe.js';
 import type { PlanStatus } from '../../../src/daemon/plan-retry.js';
-import { DaemonProcess, statusOf, type LogLine } from '../harness/daemon.js';
+import { DaemonProcess, exampleRouterNamespace, statusOf, type LogLine } from '../harness/daemon.js';
 import { NotifySink } from '../harness/notify-sink.js';
 
 const EXAMPLE = readFileSync(new URL('../../../../examples/wanbraid.yaml', import.meta.url), 'utf8').replace('/run/wanbraid/wanbraid.sock', '@SOCKET@');
@@ -36,8 +36,7 @@ const PATH_NO_NFT = FULL_PATH.split(delimiter)
 
 let set: NamespaceSet;
 before(async () => {
-  set = await NamespaceSet.create(['router']);
-  await set.ip('router', ['lan0', 'wan1', 'wan2', 'wan3'].map((n) => `link add ${n} type veth peer name ${n}p`));
+  set = await exampleRouterNamespace();
 });
 after(async () => {
   await set?.destroy();

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NamespaceSet } from '../../../src/lab/netns.js';
 import { request, type Reply } from '../../../src/status/client.js';
 import type { Request } from '../../../src/status/protocol.js';
 import type { StatusObject } from '../../../src/status/types.js';
@@ -145,4 +146,15 @@ export class DaemonProcess {
 export async function stopAndClean(...daemons: (DaemonProcess | undefined)[]): Promise<void> {
   for (const d of daemons) await d?.stop();
   for (const d of daemons) d?.cleanup();
+}
+
+/**
+ * A namespace `router` holding the example config's interfaces (lan0, wan1..3) with no lab around
+ * them: for daemon tests about starting and stopping, not traffic. This kernel has no dummy
+ * driver, so they are veth pairs whose peers stay in the same namespace.
+ */
+export async function exampleRouterNamespace(): Promise<NamespaceSet> {
+  const set = await NamespaceSet.create(['router']);
+  await set.ip('router', ['lan0', 'wan1', 'wan2', 'wan3'].map((n) => `link add ${n} type veth peer name ${n}p`));
+  return set;
 }
