@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'WB_BUSY'
   | 'WB_KERNEL'
   | 'WB_NFT'
+  | 'WB_NFT_LIBRARY'
   | 'WB_COMMAND_FAILED'
   | 'WB_LAB'
   | 'WB_NATIVE'

@@ -18,6 +18,7 @@ import { errorMessage, KernelError } from '../errors.js';
 import { Conntrack } from '../kernel/conntrack.js';
 import { kernelHasResilientGroups } from '../kernel/rtnl-backend.js';
 import { Nft } from '../kernel/nft/nft.js';
+import { NftSession } from '../kernel/nft/session.js';
 import { replaceTableBatch } from '../kernel/nft/table.js';
 import { nexthop, RtnlClient } from '../kernel/rtnl/index.js';
 import { DEFAULT_ADDON_PATH, nativeAddon } from '../native/addon.js';
@@ -105,6 +106,22 @@ export async function probeSystem(cfg: Config, opts: ProbeOptions = {}): Promise
         }
         return { status: 'ok', detail: `the kernel accepts wanbraid's table (nft --check, nothing applied)` };
       }
+      case 'libnftables': {
+        let addon;
+        try {
+          addon = nativeAddon(opts.addonPath ?? DEFAULT_ADDON_PATH);
+        } catch {
+          return { status: 'skipped', detail: 'not checked: the native addon is missing' };
+        }
+        try {
+          const s = NftSession.open({ addon });
+          const tables = await s.run('list tables', { what: 'list tables', commands: 1 }).finally(() => s.close());
+          return { status: 'ok', detail: `${s.library} loaded; a kept context lists ${countTables(tables)} table(s)` };
+        } catch (err) {
+          const msg = oneLine(errorMessage(err));
+          return isEperm(msg) ? { status: 'skipped', detail: NEEDS_ROOT } : { status: 'missing', detail: msg };
+        }
+      }
       case 'nexthop': {
         const nl = RtnlClient.open({ timeoutMs });
         try {
@@ -141,6 +158,14 @@ export async function probeSystem(cfg: Config, opts: ProbeOptions = {}): Promise
         return { status: 'ok', detail: path };
       }
     }
+  }
+}
+
+function countTables(json: string): number {
+  try {
+    return ((JSON.parse(json.trim() || '{"nftables":[]}') as { nftables: object[] }).nftables ?? []).filter((o) => 'table' in o).length;
+  } catch {
+    return 0;
   }
 }
 

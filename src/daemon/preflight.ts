@@ -26,7 +26,7 @@
 import type { Config } from '../config/schema.js';
 import { kernelHasResilientGroups } from '../kernel/rtnl-backend.js';
 
-export const REQUIREMENT_IDS = ['nft', 'nft-table', 'nexthop', 'ctnetlink', 'native'] as const;
+export const REQUIREMENT_IDS = ['nft', 'nft-table', 'libnftables', 'nexthop', 'ctnetlink', 'native'] as const;
 export type RequirementId = (typeof REQUIREMENT_IDS)[number];
 
 export interface Requirement {
@@ -96,6 +96,12 @@ export function requirements(cfg: Config, env: SystemEnv): Requirement[] {
       neededBy: [balancing],
       remedy: `needs a kernel with nf_tables (inet family, ct, nat, numgen, maps): Debian's ${kernelPkg} has them as modules`,
     });
+    out.push({
+      id: 'libnftables',
+      what: 'libnftables',
+      neededBy: [`${balancing}: element updates and reads without an nft process per change`],
+      remedy: 'install the Debian package libnftables1 (nftables depends on it) and build the native addon with `npm run build`',
+    });
     const g = cfg.routing.groupType;
     const resilientKernel = kernelHasResilientGroups(env.kernelRelease);
     if (g === 'resilient' || (g === 'auto' && resilientKernel)) {
@@ -121,6 +127,7 @@ export function requirements(cfg: Config, env: SystemEnv): Requirement[] {
   const icmp = cfg.links.filter((l) => l.probe?.method === 'icmp').map((l) => l.name);
   if (icmp.length > 0) native.push(`icmp probes (links ${icmp.join(', ')})`);
   for (const e of cfg.relay?.entries ?? []) if (!e.target) native.push(`transparent relay entry ${e.name}`);
+  if (links.length > 0) native.push('the libnftables context (balancing)');
   if (links.length > 0 && cfg.routing.flushConntrack && cfg.routing.resetDeadFlows && (cfg.lan?.interfaces.length ?? 0) > 0) native.push('routing.resetDeadFlows');
   if (env.notify) native.push('sd_notify (NOTIFY_SOCKET is set)');
   if (native.length > 0) {

@@ -38,6 +38,7 @@ import { IdleTracker, buildStatus, type BalancerStatus } from './balancer-status
 import { Conntrack, type ConntrackFlusher } from './conntrack.js';
 import { LatestRunner } from './latest.js';
 import { Nft, type CounterValue } from './nft/nft.js';
+import { NftSession } from './nft/session.js';
 import type { NftCommand, NftObject } from './nft/json.js';
 import { deleteTableBatch, dynamicElements, mapElementsCommands, replaceTableBatch, setElementsCommands, structureKey } from './nft/table.js';
 import { shapeDifference, tableShape } from './nft/shape.js';
@@ -186,11 +187,15 @@ export class Balancer {
 
   /**
    * The daemon's constructor: routing through rtnetlink (a client opened here unless one is given;
-   * it must belong to the daemon's network namespace), nft, ctnetlink and /proc/sys of this process.
+   * it must belong to the daemon's network namespace), nft with a kept libnftables context for
+   * element updates and listings (throws WB_NFT_LIBRARY / WB_NATIVE when it cannot be made), ctnetlink
+   * and /proc/sys of this process.
    */
   static open(opts: { logger: Logger; rtnl?: RtnlTransport & { close?: () => void }; stateDir?: string; countersTtlMs?: number }): Balancer {
+    const nft = new Nft({ session: NftSession.open() });
     return new Balancer({
       logger: opts.logger,
+      nft,
       routing: new RtnlBackend(opts.rtnl ?? RtnlClient.open()),
       ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
       ...(opts.countersTtlMs !== undefined ? { countersTtlMs: opts.countersTtlMs } : {}),
@@ -326,6 +331,7 @@ export class Balancer {
     this.nudger.close();
     this.conntrack.close();
     this.routing.close();
+    await this.nft.close().catch(() => undefined);
     this.nftKey = undefined;
     this.nftShape = undefined;
     this.log.info({ op: 'stop', ok: failures.length === 0, failures }, 'balancer stopped');
@@ -529,7 +535,7 @@ export class Balancer {
     }
     if (cmds.length === 0) return { op: 'none', ok: true, changed };
     try {
-      await this.nft.apply({ nftables: cmds });
+      await this.nft.update({ nftables: cmds });
       this.nftElements = elems;
       return { op: 'elements', ok: true, changed };
     } catch (err) {

@@ -39,6 +39,23 @@ export interface NativeAddon {
   sendRawIp: (family: 4 | 6, mark: number, packets: [packet: Buffer, dst: string][]) => number;
   /** SO_PEERCRED and SO_PEERGROUPS of a connected unix socket's peer. */
   peerCredentials: (fd: number) => PeerCredentials;
+  /** A kept libnftables context (native/nft_ctx.c); throws {code: 'WB_NFT_LIBRARY'} if the library does not load. */
+  nftOpen: (library: string) => NativeNftHandle;
+  /** One nftables run on the thread pool; one at a time per handle. */
+  nftRun: (handle: NativeNftHandle, text: string, dryRun: boolean) => Promise<NativeNftResult>;
+  nftClose: (handle: NativeNftHandle) => void;
+}
+
+/** An opaque libnftables context. */
+export interface NativeNftHandle {
+  readonly __nftHandle: never;
+}
+
+/** What one nft_run_cmd_from_buffer() returned: rc 0 is success; output and error are nft's buffers. */
+export interface NativeNftResult {
+  rc: number;
+  output: string;
+  error: string;
 }
 
 /** Who is at the other end of a unix socket (as the kernel recorded it at connect). */
@@ -70,8 +87,8 @@ export function nativeAddon(path: string = DEFAULT_ADDON_PATH): NativeAddon {
     );
   }
   const addon = mod as Partial<NativeAddon>;
-  if (typeof addon.IcmpSocket !== 'function' || typeof addon.getOriginalDst !== 'function' || typeof addon.sdNotify !== 'function' || typeof addon.sendRawIp !== 'function' || typeof addon.peerCredentials !== 'function') {
-    throw new WanbraidError('WB_NATIVE', `native addon at ${path} lacks IcmpSocket/getOriginalDst/sdNotify/sendRawIp/peerCredentials: it is from another version; rebuild it with \`npm run build\``);
+  if (typeof addon.IcmpSocket !== 'function' || typeof addon.getOriginalDst !== 'function' || typeof addon.sdNotify !== 'function' || typeof addon.sendRawIp !== 'function' || typeof addon.peerCredentials !== 'function' || typeof addon.nftRun !== 'function') {
+    throw new WanbraidError('WB_NATIVE', `native addon at ${path} lacks IcmpSocket/getOriginalDst/sdNotify/sendRawIp/peerCredentials/nftRun: it is from another version; rebuild it with \`npm run build\``);
   }
   if (path === DEFAULT_ADDON_PATH) cached = addon as NativeAddon;
   return addon as NativeAddon;

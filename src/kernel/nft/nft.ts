@@ -3,6 +3,13 @@
  * out through `nft -j list …`. Runs in the caller's network namespace (the daemon's); tests pass
  * an `exec` that prefixes `ip netns exec NS`.
  *
+ * Two transports. Whole-table installs and removals ({@link Nft.apply}, {@link Nft.check}) always
+ * run the `nft` program: they are rare (start, reload, repair) and take the same path as the
+ * preflight's `nft --check` and as an operator reproducing a batch by hand. Element updates
+ * ({@link Nft.update}: a link state change, a runtime set change) and listings (counters, drift
+ * checks) go through a kept libnftables context ({@link NftSession}) when one is given — the hot
+ * path of a failover, without a process per change — and through the program otherwise.
+ *
  * A refused batch becomes an {@link NftError} (code WB_NFT) carrying nft's own message; nothing
  * of the batch is applied, since nft commits a batch as one transaction.
  *
@@ -15,6 +22,7 @@ import { join } from 'node:path';
 import { WanbraidError } from '../../errors.js';
 import { exec as defaultExec, type ExecOptions, type ExecResult } from '../../util/exec.js';
 import type { NftBatch, NftFamily, NftListing, NftMapElem, NftObject, NftExpr } from './json.js';
+import type { NftSession } from './session.js';
 
 export type ExecFn = (argv: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;
 
@@ -35,6 +43,8 @@ export interface NftOptions {
   /** The nft binary (default `nft` from PATH). */
   binary?: string;
   timeoutMs?: number;
+  /** A kept libnftables context for updates and listings (see the module comment). */
+  session?: NftSession;
 }
 
 /** Packets and bytes of a named counter. */
@@ -47,16 +57,35 @@ export class Nft {
   private readonly exec: ExecFn;
   private readonly bin: string;
   private readonly timeoutMs: number;
+  private readonly session: NftSession | undefined;
 
   constructor(opts: NftOptions = {}) {
     this.exec = opts.exec ?? defaultExec;
     this.bin = opts.binary ?? 'nft';
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.session = opts.session;
   }
 
-  /** Apply a batch as one transaction (`nft -j -f FILE`). */
+  /** Which transport updates and listings take. */
+  get transport(): 'libnftables' | 'process' {
+    return this.session ? 'libnftables' : 'process';
+  }
+
+  /** Apply a batch as one transaction through the `nft` program (`nft -j -f FILE`): installs, removals. */
   async apply(batch: NftBatch): Promise<void> {
     await this.run(['-j', '-f'], 'batch', batch);
+  }
+
+  /** Apply a batch as one transaction through the kept context when there is one: element updates. */
+  async update(batch: NftBatch): Promise<void> {
+    if (batch.nftables.length === 0) return;
+    if (!this.session) return this.apply(batch);
+    await this.session.run(JSON.stringify(batch), { what: 'batch', commands: batch.nftables.length });
+  }
+
+  /** Free the kept context, if any. */
+  async close(): Promise<void> {
+    await this.session?.close();
   }
 
   /** Ask the kernel whether it would accept the batch, changing nothing (`nft -j --check -f FILE`). */
@@ -104,9 +133,15 @@ export class Nft {
   }
 
   private async list(args: string[]): Promise<NftObject[]> {
-    const r = await this.exec([this.bin, '-j', ...args], { allowFail: true, timeoutMs: this.timeoutMs });
-    if (r.code !== 0) throw new NftError(args.join(' '), clean(r.stderr || r.stdout), 1);
-    const doc = JSON.parse(r.stdout || '{"nftables":[]}') as NftListing;
+    let text: string;
+    if (this.session) {
+      text = await this.session.run(args.join(' '), { what: args.join(' '), commands: 1 });
+    } else {
+      const r = await this.exec([this.bin, '-j', ...args], { allowFail: true, timeoutMs: this.timeoutMs });
+      if (r.code !== 0) throw new NftError(args.join(' '), cleanNftMessage(r.stderr || r.stdout), 1);
+      text = r.stdout;
+    }
+    const doc = JSON.parse(text.trim() || '{"nftables":[]}') as NftListing;
     return doc.nftables.filter((o): o is NftObject => !('metainfo' in o));
   }
 
@@ -117,7 +152,7 @@ export class Nft {
     try {
       writeFileSync(file, JSON.stringify(batch), { mode: 0o600 });
       const r = await this.exec([this.bin, ...args, file], { allowFail: true, timeoutMs: this.timeoutMs });
-      if (r.code !== 0) throw new NftError(what, clean(r.stderr || r.stdout || `exit ${r.code}`), batch.nftables.length);
+      if (r.code !== 0) throw new NftError(what, cleanNftMessage(r.stderr || r.stdout || `exit ${r.code}`), batch.nftables.length);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -125,7 +160,7 @@ export class Nft {
 }
 
 /** nft prefixes JSON input errors with `internal:0:0-0: Error: `; keep the message, one line per problem. */
-function clean(text: string): string {
+export function cleanNftMessage(text: string): string {
   const lines = text
     .split('\n')
     .map((l) => l.replace(/^internal:\d+:\d+-\d+:\s*/, '').trim())

@@ -33,7 +33,7 @@ test('check: a "system" section after the file line; all present is exit 0', asy
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^.*wanbraid\.yaml: ok \(3 links, 3 policies, 2 rules\)\nsystem: ok\n/);
   assert.match(r.out, /^ {2}STATUS\s+WHAT\s+DETAIL$/m);
-  for (const what of ['nft', 'nftables table inet', 'nexthop objects', 'conntrack netlink', 'native addon']) assert.match(r.out, new RegExp(`^  ok\\s+${what}\\s+\\S`, 'm'));
+  for (const what of ['nft', 'nftables table inet', 'libnftables', 'nexthop objects', 'conntrack netlink', 'native addon']) assert.match(r.out, new RegExp(`^  ok\\s+${what}\\s+\\S`, 'm'));
   assert.equal(f.calls.length, 1);
 });
 
@@ -66,13 +66,14 @@ test('check --json: {file, config, system} with stable ids; exit 1 when somethin
     [
       ['nft', 'ok'],
       ['nft-table', 'ok'],
+      ['libnftables', 'ok'],
       ['nexthop', 'ok'],
       ['ctnetlink', 'ok'],
       ['native', 'missing'],
     ],
   );
   const native = o.system.checks.find((c) => c.id === 'native')!;
-  assert.deepEqual(native.neededBy, ['icmp probes (links wan1, wan2, wan3)', 'routing.resetDeadFlows']);
+  assert.deepEqual(native.neededBy, ['icmp probes (links wan1, wan2, wan3)', 'the libnftables context (balancing)', 'routing.resetDeadFlows']);
   assert.match(native.remedy, /npm run build/);
   const good = await run(fakeProbe().probe, '-c', EXAMPLE, '--json');
   assert.equal(good.code, 0);

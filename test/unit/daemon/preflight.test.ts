@@ -12,12 +12,12 @@ const ENV: SystemEnv = { kernelRelease: '6.1.0-13-amd64', notify: false, arch: '
 const link = (name: string, probe?: Record<string, unknown>) => ({ name, interface: name, gateway: '198.18.1.254', ...(probe ? { probe } : {}) });
 const ids = (cfg: unknown, env: SystemEnv = ENV) => requirements(validateConfig(cfg), env).map((r) => r.id);
 
-test('links need nft, its table inet, nexthop objects (auto on a resilient kernel), ctnetlink, and the addon for icmp probes', () => {
+test('links need nft, its table inet, libnftables, nexthop objects (auto on a resilient kernel), ctnetlink, and the addon (libnftables context, icmp probes)', () => {
   const cfg = { lan: { interfaces: ['lan0'] }, links: [link('wan1', { targets: ['198.19.0.1'] }), link('wan2', { targets: ['198.19.0.1'], method: 'tcp' })] };
   const reqs = requirements(validateConfig(cfg), ENV);
   assert.deepEqual(
     reqs.map((r) => r.id),
-    ['nft', 'nft-table', 'nexthop', 'ctnetlink', 'native'],
+    ['nft', 'nft-table', 'libnftables', 'nexthop', 'ctnetlink', 'native'],
   );
   const by = new Map(reqs.map((r) => [r.id, r]));
   assert.deepEqual(by.get('nft')!.neededBy, ['balancing (links wan1, wan2)']);
@@ -26,16 +26,17 @@ test('links need nft, its table inet, nexthop objects (auto on a resilient kerne
   assert.deepEqual(by.get('nexthop')!.neededBy, ['routing.groupType: auto (resilient groups on kernel 6.1.0-13-amd64)']);
   assert.equal(by.get('nexthop')!.known, undefined, 'probed, not decided');
   assert.deepEqual(by.get('ctnetlink')!.neededBy, ['routing.flushConntrack']);
-  assert.deepEqual(by.get('native')!.neededBy, ['icmp probes (links wan1)', 'routing.resetDeadFlows']);
+  assert.match(by.get('libnftables')!.remedy, /Debian package libnftables1/);
+  assert.deepEqual(by.get('native')!.neededBy, ['icmp probes (links wan1)', 'the libnftables context (balancing)', 'routing.resetDeadFlows']);
 });
 
 test('what each setting removes: multipath groups, no conntrack flush, tcp probes, no LAN (no nudges)', () => {
   const tcp = { targets: ['198.19.0.1'], method: 'tcp' };
-  assert.deepEqual(ids({ links: [link('wan1', tcp)], routing: { groupType: 'multipath', flushConntrack: false } }), ['nft', 'nft-table']);
-  assert.deepEqual(ids({ links: [link('wan1', tcp)], routing: { groupType: 'multipath' } }), ['nft', 'nft-table', 'ctnetlink'], 'no LAN interfaces: no nudges, no addon');
-  assert.deepEqual(ids({ links: [link('wan1')], lan: { interfaces: ['lan0'] }, routing: { groupType: 'multipath', resetDeadFlows: false } }), ['nft', 'nft-table', 'ctnetlink'], 'no probes at all: carrier only');
+  assert.deepEqual(ids({ links: [link('wan1', tcp)], routing: { groupType: 'multipath', flushConntrack: false } }), ['nft', 'nft-table', 'libnftables', 'native']);
+  assert.deepEqual(ids({ links: [link('wan1', tcp)], routing: { groupType: 'multipath' } }), ['nft', 'nft-table', 'libnftables', 'ctnetlink', 'native'], 'no LAN interfaces: no nudges; the addon for the libnftables context only');
+  assert.deepEqual(ids({ links: [link('wan1')], lan: { interfaces: ['lan0'] }, routing: { groupType: 'multipath', resetDeadFlows: false } }), ['nft', 'nft-table', 'libnftables', 'ctnetlink', 'native'], 'no probes at all: carrier only');
   // auto on a kernel without resilient groups uses RTA_MULTIPATH routes: no nexthop objects needed.
-  assert.deepEqual(ids({ links: [link('wan1', tcp)] }, { ...ENV, kernelRelease: '5.10.0-28-amd64' }), ['nft', 'nft-table', 'ctnetlink']);
+  assert.deepEqual(ids({ links: [link('wan1', tcp)] }, { ...ENV, kernelRelease: '5.10.0-28-amd64' }), ['nft', 'nft-table', 'libnftables', 'ctnetlink', 'native']);
 });
 
 test('groupType resilient on a kernel before 5.13 is missing without probing', () => {
