@@ -4,6 +4,8 @@
  * - nft: looked up on PATH, then `nft --version`;
  * - nftables table inet: `nft -j --check -f` of the table the daemon would install first (every
  *   link still probing): the kernel validates the whole transaction and then aborts it;
+ * - libnftables: the library loaded through the native addon, and one read (`list tables`) through a
+ *   kept context, which is how the balancer updates elements;
  * - nexthop objects: a nexthop dump (RTM_GETNEXTHOP), which a kernel without them refuses;
  * - conntrack netlink: a ctnetlink dump filtered by a mark no link uses (read-only);
  * - native addon: loaded (a dlopen; nothing is opened).

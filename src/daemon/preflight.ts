@@ -11,13 +11,16 @@
  * - the kernel's nftables `table inet` with what wanbraid's table uses (ct mark, numgen, maps,
  *   nat): proven by `nft --check` of the very table the daemon would install first, which the kernel
  *   validates and then discards. Same condition as nft.
+ * - libnftables (Debian package libnftables1, a dependency of nftables) and the native addon that
+ *   loads it: the balancer's element updates and reads go through a kept context
+ *   (kernel/nft/session.ts). Same condition as nft.
  * - nexthop objects (Linux 5.3; resilient groups 5.13): only when routes go over nexthop groups,
  *   i.e. `routing.groupType: resilient`, or `auto` on a kernel that has resilient groups
  *   (otherwise auto uses RTA_MULTIPATH routes, which every kernel has).
  * - conntrack netlink (nf_conntrack_netlink): the balancer flushes a dead link's connections by
  *   mark over ctnetlink itself, so only with `routing.flushConntrack`. The `conntrack` tool is not
  *   used by the daemon.
- * - the native addon (build/Release/wanbraid_native.node): ICMP probes (its raw ICMP socket),
+ * - the native addon (build/Release/wanbraid_native.node): the libnftables context, ICMP probes (its raw ICMP socket),
  *   transparent relay entries (SO_ORIGINAL_DST), the failover nudges of `routing.resetDeadFlows`
  *   (raw IP with a mark) and sd_notify when systemd sets NOTIFY_SOCKET.
  *
