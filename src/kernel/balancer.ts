@@ -405,6 +405,32 @@ export class Balancer {
     );
     if (!sysctl.ok) failures.push(`sysctl: ${sysctl.detail}`);
 
+    // Which links stop being picked (their conntrack entries are flushed once the maps changed).
+    const usableNow = new Map<string, number>();
+    for (const p of desired.policies) for (const c of p.choices) for (const m of c.members) usableNow.set(m.link, desired.links.find((l) => l.name === m.link)!.mark);
+    const flushFor = new Map<string, number>(this.pendingFlush);
+    if (this.firstApply) {
+      for (const l of desired.links) if (!usableNow.has(l.name)) flushFor.set(l.name, l.mark);
+    }
+    for (const [name, mark] of this.usable) {
+      const l = desired.links.find((x) => x.name === name);
+      if (!usableNow.has(name) || !l || l.mark !== mark) flushFor.set(name, mark);
+    }
+    const mask = desired.ownership.markMask;
+    const nudging = config.routing.flushConntrack && config.routing.resetDeadFlows && (config.lan?.interfaces.length ?? 0) > 0 && this.conntrack.dumpMark !== undefined;
+    // The dead links' connections (to nudge) and the LAN's networks are read beside the routing
+    // and nft changes, not after them: each read walks a kernel table (a conntrack dump walks the
+    // whole hash, milliseconds on a large one) and would otherwise lengthen every failover. A
+    // connection opened on the dead link in the instant between this read and the map change is
+    // still flushed, only not nudged: its next packet takes a live link.
+    const early =
+      nudging && flushFor.size > 0
+        ? {
+            flows: new Map([...flushFor].map(([link, mark]): [string, Promise<CtFlow[]>] => [link, this.conntrack.dumpMark!(mark, mask).catch((err: unknown) => this.nudgeFailed(link, err))])),
+            scope: this.lanScope([...flushFor.keys()].join(','), config.lan!.interfaces),
+          }
+        : undefined;
+
     // Routing and nft touch different subsystems: run them side by side.
     const tKernel = performance.now();
     let routingMs = 0;
@@ -424,33 +450,22 @@ export class Balancer {
     if (!nft.ok) failures.push(`nft ${nft.op}: ${nft.detail ?? 'failed'}`);
 
     // Conntrack: after the maps stopped picking a link, flush what it carried.
-    const usableNow = new Map<string, number>();
-    for (const p of desired.policies) for (const c of p.choices) for (const m of c.members) usableNow.set(m.link, desired.links.find((l) => l.name === m.link)!.mark);
-    const flushFor = new Map<string, number>(this.pendingFlush);
-    if (this.firstApply) {
-      for (const l of desired.links) if (!usableNow.has(l.name)) flushFor.set(l.name, l.mark);
-    }
-    for (const [name, mark] of this.usable) {
-      const l = desired.links.find((x) => x.name === name);
-      if (!usableNow.has(name) || !l || l.mark !== mark) flushFor.set(name, mark);
-    }
     const now = this.now();
     for (const name of usableNow.keys()) if (!this.usable.has(name)) this.idle.reset(name, now);
     const conntrack: ConntrackResult[] = [];
     this.pendingFlush.clear();
     if (config.routing.flushConntrack && nft.ok) {
-      const mask = desired.ownership.markMask;
+      const scope = early ? await early.scope : undefined;
       await Promise.all(
         [...flushFor].map(async ([link, mark]) => {
           try {
-            const nudge = config.routing.resetDeadFlows && (config.lan?.interfaces.length ?? 0) > 0 && this.conntrack.dumpMark !== undefined;
-            const prepared = nudge ? this.nudger.prepare(link) : undefined;
+            const flows = early ? await early.flows.get(link)! : [];
+            // Listen for destroyed entries from before the flush (see kernel/nudger.ts).
+            const prepared = nudging ? this.nudger.prepare(link) : undefined;
             let nudged: number | undefined;
             try {
-              const flows = nudge ? await this.conntrack.dumpMark!(mark, mask).catch((err: unknown) => this.nudgeFailed(link, err)) : [];
-              // The LAN's networks are read beside the flush, not before it: the flush is what moves the dead link's flows.
-              const [, scope] = await Promise.all([this.conntrack.flushMark(mark, mask), nudge ? this.lanScope(link, config.lan!.interfaces) : undefined]);
-              nudged = nudge && scope ? this.nudge(link, flows, desired.ownership.mainMark, { mark, mask }, inp.views, scope) : undefined;
+              await this.conntrack.flushMark(mark, mask);
+              nudged = nudging && scope ? this.nudge(link, flows, desired.ownership.mainMark, { mark, mask }, inp.views, scope) : undefined;
             } finally {
               prepared?.();
             }

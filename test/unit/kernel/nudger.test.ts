@@ -103,10 +103,11 @@ test('beyond the tracking cap a flow is nudged once and counted untracked; close
 });
 
 /** A nudger with a destroy-event source the test drives (`emit`), counting open watchers. */
-function watched(getFlow: (f: CtFlow) => Promise<CtFlow | undefined>) {
-  const w = { sent: [] as number[], watching: 0, emit: undefined as ((f: CtFlow) => void) | undefined, n: undefined as unknown as Nudger };
+function watched(getFlow: (f: CtFlow) => Promise<CtFlow | undefined>, lingerMs = 0) {
+  const w = { sent: [] as number[], watching: 0, opened: 0, emit: undefined as ((f: CtFlow) => void) | undefined, n: undefined as unknown as Nudger };
   w.n = new Nudger({
     log: pino({ level: 'silent' }),
+    lingerMs,
     schedule: SCHEDULE,
     send: (_family, _mark, packets) => {
       for (const [p] of packets) w.sent.push(p.subarray(20).readUInt16BE(2));
@@ -116,6 +117,7 @@ function watched(getFlow: (f: CtFlow) => Promise<CtFlow | undefined>) {
     watchDestroyed: (cb) => {
       w.emit = cb;
       w.watching++;
+      w.opened++;
       return { close: () => void w.watching-- };
     },
   });
@@ -151,5 +153,39 @@ test('a reset drawn between the flush and the nudge (seen after prepare) needs n
   await settled(n);
   assert.deepEqual(sent, [30]);
   assert.equal(n.counters().confirmed, 2);
+  assert.equal(w.watching, 0);
+});
+
+test('the watcher lingers after the last failover: the next failover reuses it, forgetting what it saw before', async () => {
+  const w = watched((f) => Promise.resolve({ ...f, tcpState: 8 }), 60_000);
+  const { n, sent } = w;
+  const first = n.prepare('wan2');
+  w.emit!({ ...flow(40), mark: 0x30000 }); // a reset seen during the first failover
+  first();
+  assert.equal(w.watching, 1, 'still open after the failover settled');
+  const second = n.prepare('wan3');
+  assert.equal(w.opened, 1, 'the second failover reuses the socket');
+  // The earlier destroy of the same tuple is not this failover's: the flow is nudged.
+  assert.equal(n.nudge('wan3', [flow(40)], 7, { mark: 0x40000, mask: 0xff0000 }), 1);
+  second();
+  await settled(n);
+  assert.deepEqual(sent.slice(0, 1), [40]);
+  assert.equal(w.watching, 1, 'open for the linger after the last flow settled');
+  n.close();
+});
+
+test('a lingering watcher closes by itself once the linger passes', async () => {
+  const w = watched(() => Promise.resolve(undefined), 1);
+  w.n.prepare('wan2')();
+  for (let i = 0; i < 1000 && w.watching > 0; i++) await sleep(2);
+  assert.equal(w.watching, 0);
+  assert.equal(w.opened, 1);
+});
+
+test('close closes a lingering watcher at once', () => {
+  const w = watched(() => Promise.resolve(undefined), 60_000);
+  w.n.prepare('wan2')();
+  assert.equal(w.watching, 1);
+  w.n.close();
   assert.equal(w.watching, 0);
 });
