@@ -418,10 +418,23 @@ export class Balancer {
     }
     const mask = desired.ownership.markMask;
     const nudging = config.routing.flushConntrack && config.routing.resetDeadFlows && (config.lan?.interfaces.length ?? 0) > 0 && this.conntrack.dumpMark !== undefined;
+    // Routing and nft touch different subsystems: run them side by side. nft first: its
+    // transaction runs on the thread pool while this thread sends the routing changes.
+    const tKernel = performance.now();
+    let routingMs = 0;
+    let nftMs = 0;
+    const nftDone = this.applyNft(desired).finally(() => (nftMs = performance.now() - tKernel));
+    const routingDone = this.routing
+      .reconcile(desired, hasNewer)
+      .catch((err: unknown): ReconcileReport => {
+        failures.push(`routing: ${errorMessage(err)}`);
+        return { ...EMPTY_ROUTING };
+      })
+      .finally(() => (routingMs = performance.now() - tKernel));
     // The dead links' connections (to nudge) and the LAN's networks are read beside the routing
-    // and nft changes, not after them: each read walks a kernel table (a conntrack dump walks the
-    // whole hash, milliseconds on a large one) and would otherwise lengthen every failover. A
-    // connection opened on the dead link in the instant between this read and the map change is
+    // and nft changes, not after them: a conntrack dump walks the kernel's whole hash table
+    // (milliseconds on a large one, inside the send) and would otherwise lengthen every failover.
+    // A connection opened on the dead link in the instant between this read and the map change is
     // still flushed, only not nudged: its next packet takes a live link.
     const early =
       nudging && flushFor.size > 0
@@ -430,21 +443,7 @@ export class Balancer {
             scope: this.lanScope([...flushFor.keys()].join(','), config.lan!.interfaces),
           }
         : undefined;
-
-    // Routing and nft touch different subsystems: run them side by side.
-    const tKernel = performance.now();
-    let routingMs = 0;
-    let nftMs = 0;
-    const [routing, nft] = await Promise.all([
-      this.routing
-        .reconcile(desired, hasNewer)
-        .catch((err: unknown): ReconcileReport => {
-          failures.push(`routing: ${errorMessage(err)}`);
-          return { ...EMPTY_ROUTING };
-        })
-        .finally(() => (routingMs = performance.now() - tKernel)),
-      this.applyNft(desired).finally(() => (nftMs = performance.now() - tKernel)),
-    ]);
+    const [routing, nft] = await Promise.all([routingDone, nftDone]);
     const tConntrack = performance.now();
     for (const r of routing.results) if (!r.ok) failures.push(`${r.kind} ${r.op} ${r.object}: ${r.detail ?? 'failed'}`);
     if (!nft.ok) failures.push(`nft ${nft.op}: ${nft.detail ?? 'failed'}`);
