@@ -191,8 +191,15 @@ export class Balancer {
    * element updates and listings (throws WB_NFT_LIBRARY / WB_NATIVE when it cannot be made), ctnetlink
    * and /proc/sys of this process.
    */
-  static open(opts: { logger: Logger; rtnl?: RtnlTransport & { close?: () => void }; stateDir?: string; countersTtlMs?: number }): Balancer {
-    const nft = new Nft({ session: NftSession.open() });
+  static open(opts: {
+    logger: Logger;
+    rtnl?: RtnlTransport & { close?: () => void };
+    stateDir?: string;
+    countersTtlMs?: number;
+    /** Benchmarks only: 'process' measures the old way (an nft process per change) as the reference. */
+    nftTransport?: 'libnftables' | 'process';
+  }): Balancer {
+    const nft = opts.nftTransport === 'process' ? new Nft() : new Nft({ session: NftSession.open() });
     return new Balancer({
       logger: opts.logger,
       nft,

@@ -49,12 +49,12 @@ async function observe(cfg: Config, states: Record<string, LinkInput>): Promise<
 }
 
 export const ops = {
-  start: (a: { stateDir: string; level?: string }) => {
+  start: (a: { stateDir: string; level?: string; nftTransport?: 'libnftables' | 'process' }) => {
     nl = RtnlClient.open();
     // As the daemon builds it: rtnetlink in this namespace, nft, ctnetlink, /proc/sys, stateDir.
     // Counters read fresh on every status call: these tests compare readings taken moments apart
     // (the daemon shares one reading for a second; that sharing is unit-tested).
-    balancer = Balancer.open({ logger: pino({ level: a.level ?? 'warn' }, pino.destination(2)), rtnl: nl, stateDir: a.stateDir, countersTtlMs: 0 });
+    balancer = Balancer.open({ logger: pino({ level: a.level ?? 'warn' }, pino.destination(2)), rtnl: nl, stateDir: a.stateDir, countersTtlMs: 0, ...(a.nftTransport ? { nftTransport: a.nftTransport } : {}) });
     return { pid: process.pid };
   },
   apply: async (a: { config: unknown; states: Record<string, LinkInput> }) => {

@@ -71,6 +71,13 @@ export class BalancerLab {
     return r.pid;
   }
 
+  /** Stop the balancer (removing what it installed) and start a fresh one in the same process (benchmarks: another nft transport). */
+  async restartBalancer(opts: { nftTransport?: 'libnftables' | 'process' } = {}): Promise<void> {
+    const r = await this.stop();
+    if (!r.ok) throw new Error(`balancer stop failed: ${r.failures.join('; ')}`);
+    await this.driver.call('start', { stateDir: this.stateDir, ...opts });
+  }
+
   apply(config: Record<string, unknown>, states: Record<string, LinkInput | LinkInput['state']> = {}): Promise<ApplySummary> {
     const s = Object.fromEntries(Object.entries(states).map(([k, v]) => [k, typeof v === 'string' ? { state: v } : v]));
     return this.driver.call<ApplySummary>('apply', { config, states: s });
