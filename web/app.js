@@ -52,7 +52,7 @@ function sparkline(target, color) {
       legend: { show: false },
       scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [{ show: false }, { show: false }],
-      series: [{}, { stroke: color, width: 1.5, fill: `${color}33`, spanGaps: false }],
+      series: [{}, { stroke: color, width: 1.5, fill: `${color}33`, spanGaps: false, points: { show: false } }],
     },
     [[], []],
     target,
@@ -159,8 +159,13 @@ function drawMarks(u) {
   const ctx = u.ctx;
   const { top, height } = u.bbox;
   ctx.save();
+  // Labels of marks that fall together (links coming up at start) are stacked, not overprinted.
+  const rows = new Map();
   for (const m of marks(S.events, from)) {
     const x = Math.round(u.valToPos(m.t, 'x', true));
+    const bucket = Math.round(x / (40 * devicePixelRatio));
+    const row = rows.get(bucket) ?? 0;
+    if (m.label) rows.set(bucket, row + 1);
     ctx.strokeStyle = MARK_COLORS[m.kind];
     ctx.lineWidth = m.kind === 'plan' ? 1 : 2;
     ctx.setLineDash(m.kind === 'plan' ? [4, 4] : []);
@@ -171,7 +176,7 @@ function drawMarks(u) {
     if (m.label) {
       ctx.fillStyle = MARK_COLORS[m.kind];
       ctx.font = `${Math.round(11 * devicePixelRatio)}px system-ui, sans-serif`;
-      ctx.fillText(m.label, x + 4, top + 12 * devicePixelRatio);
+      ctx.fillText(m.label, x + 4, top + (12 + 12 * row) * devicePixelRatio);
     }
   }
   ctx.restore();
@@ -189,6 +194,7 @@ function chartOptions(target, key) {
       stroke: color,
       width: 1,
       fill: `${color}b0`,
+      points: { show: false },
       value: (_u, _v, _si, idx) => (idx === null || idx === undefined ? '–' : fmtRate(S.samples[idx]?.links[name]?.[key] ?? null)),
     });
   }
@@ -232,6 +238,8 @@ function buildCharts() {
 }
 
 function renderCharts() {
+  // How much history the page holds (tests wait on it rather than on a clock).
+  $('chart-in').dataset.samples = String(S.samples.length);
   S.charts.in?.setData(chartData('inBps'));
   S.charts.out?.setData(chartData('outBps'));
 }

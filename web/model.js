@@ -110,6 +110,8 @@ export function marks(events, fromS) {
   for (const e of events) {
     const t = Date.parse(e.time) / 1000;
     if (!(t >= fromS)) continue;
+    // A link's first state (probing, at start or when added) is not a change worth a mark.
+    if (e.event === 'link' && e.state === 'probing') continue;
     if (e.event === 'link') out.push({ t, kind: e.state === 'online' ? 'online' : e.state === 'offline' ? 'offline' : 'other', label: String(e.link) });
     else if (e.event === 'plan') out.push({ t, kind: 'plan', label: '' });
   }

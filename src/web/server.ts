@@ -163,11 +163,8 @@ export class WebServer {
     server.on('drop', () => {
       if (this.dropped++ % 100 === 0) this.opts.logger.warn({ op: 'web', dropped: this.dropped, max: server.maxConnections }, 'dashboard: too many connections, closing new ones');
     });
-    server.on('clientError', (_err, sock) => {
-      // Malformed or oversized headers, timeouts: answer if the socket still can, never log per client.
-      if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else sock.destroy();
-    });
+    // Malformed or oversized headers and header timeouts: node's own answer (400, 431, 408) and
+    // close, with nothing logged per client.
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new WanbraidError('WB_WEB_LISTEN', `web.listen: cannot listen on ${this.opts.host}:${this.opts.port}: ${errorMessage(err)}`, { cause: err })));
       server.listen(this.opts.port, this.opts.host, () => resolve());
