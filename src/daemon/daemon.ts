@@ -33,6 +33,7 @@ import type { LinkStatus, StatusObject } from '../status/types.js';
 import { MetricsServer } from '../status/metrics-server.js';
 import { WebServer } from '../web/server.js';
 import { loadTokenFile } from '../web/token.js';
+import { formatEndpoint } from '../config/values.js';
 import type { LinkInput } from '../web/history.js';
 import { describeReason, isUsable, type LinkView } from '../model.js';
 import { version } from '../version.js';
@@ -470,7 +471,8 @@ export class Daemon extends EventEmitter {
     if (balancer) st.balancer = { lastApply: balancer.lastApply, warnings: balancer.warnings };
     if (this.balancer) st.plan = this.planState.status();
     if (this.relay) st.relay = this.relay.status();
-    if (this.web) st.web = { listen: `${this.web.address()?.address}:${this.web.address()?.port}`, streams: this.web.streams };
+    const wa = this.web?.address();
+    if (this.web && wa) st.web = { listen: formatEndpoint({ host: wa.address, port: wa.port }), streams: this.web.streams };
     if (this.metrics) st.metrics = { listen: `${this.metrics.address()?.address}:${this.metrics.address()?.port}` };
     return st;
   }

@@ -17,6 +17,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 
 export const CHROMIUM = '/usr/bin/chromium';
+/** Longest wait for one DevTools command (milliseconds). */
+const CALL_TIMEOUT_MS = 120_000;
+
 export const chromiumInstalled = (): boolean => existsSync(CHROMIUM);
 
 type Spawner = (argv: string[], opts: SpawnOptions) => ChildProcess;
@@ -128,7 +131,17 @@ export class Browser {
     const id = this.nextId++;
     const input = this.child.stdio[3] as Writable;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, method });
+      // A browser that stops answering fails the test instead of hanging it. Generous: a command
+      // that waits in the page (waitFor) brings its own, shorter limit.
+      const t = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${method}: no answer from chromium within ${CALL_TIMEOUT_MS} ms`));
+      }, CALL_TIMEOUT_MS);
+      const done = <T>(f: (v: T) => void) => (v: T) => {
+        clearTimeout(t);
+        f(v);
+      };
+      this.pending.set(id, { resolve: done(resolve), reject: done(reject), method });
       input.write(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + '\0');
     });
   }
