@@ -5,8 +5,10 @@
  *   invalid one is refused with every problem listed.
  * - `preflight` (called by `wanbraid run` before `start`) probes the tools and kernel features the
  *   configuration needs (./preflight.ts); a missing one refuses the start before anything exists.
- * - `start` brings up, in order: the control socket, the relay roles (whose key files are read
- *   first: a bad key refuses the start before the kernel is touched), link health, and balancing;
+ * - `start` brings up, in order: the control socket, the dashboard (`web`: a bad token file
+ *   refuses the start; from here it sees every event published), the relay roles (whose key files
+ *   are read first: a bad key refuses the start before the kernel is touched), link health, and
+ *   balancing;
  *   it resolves once they run. systemd is told READY=1 only after an apply of the plan without
  *   failures (at once when there are no links): while applies fail, the daemon retries with
  *   backoff (./plan-retry.ts: 0.5 s doubling to 30 s) and READY=1 waits. Later failures also
