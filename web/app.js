@@ -26,7 +26,6 @@ function el(tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null) continue;
     if (k === 'class') e.className = v;
-    else if (k.startsWith('data-')) e.setAttribute(k, String(v));
     else e.setAttribute(k, String(v));
   }
   for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
@@ -377,7 +376,10 @@ function onEvent(e) {
     S.lastPlan = e;
     renderPlan();
   }
-  $('timeline').prepend(eventItem(e));
+  const list = $('timeline');
+  list.prepend(eventItem(e));
+  // A page left open for days keeps the newest 200 lines, like the server.
+  while (list.children.length > 200) list.lastElementChild.remove();
   renderCharts();
 }
 
