@@ -16,6 +16,7 @@ PACKAGES=(
   make g++        # builds the project's small N-API addon and the lab's delay element (node-gyp)
   systemd         # systemd-analyze verify for the unit file test
   hyperfine       # benchmarks that time whole commands
+  chromium        # the dashboard's browser test (headless, driven over the DevTools pipe); ~13 s to install
 )
 
 missing=()

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'WB_RELAY_REFUSED'
   | 'WB_RELAY_LISTEN'
   | 'WB_METRICS_LISTEN'
+  | 'WB_WEB_LISTEN'
   | 'WB_TIMEOUT'
   | 'WB_INTERNAL';
 

@@ -94,6 +94,13 @@ const Metrics = z.strictObject({
   listen: endpoint(),
 });
 
+const Web = z.strictObject({
+  /** Where the live dashboard listens (loopback by default). Any other address needs `tokenFile`. */
+  listen: endpoint().default({ host: '127.0.0.1', port: 8787, family: 4 }),
+  /** File holding the access token (one line, mode 0600, owned by the daemon's user). */
+  tokenFile: z.string().min(1).optional(),
+});
+
 const Hooks = z.strictObject({
   /** Directory of executables run on each link state change. */
   dir: z.string().min(1),
@@ -440,6 +447,8 @@ export const ConfigSchema = z.strictObject({
   log: Log.default({ level: 'info' }),
   status: Status.default({ socket: '/run/wanbraid/wanbraid.sock' }),
   metrics: Metrics.optional(),
+  /** The read-only live dashboard (src/web); off when absent. */
+  web: Web.optional(),
   hooks: Hooks.optional(),
   lan: Lan.optional(),
   links: z.array(Link).default([]),
@@ -465,6 +474,7 @@ export type RelayConfig = NonNullable<Config['relay']>;
 export type RelayEntryConfig = RelayConfig['entries'][number];
 export type RelayExitConfig = NonNullable<RelayConfig['exit']>;
 export type RelayTuningConfig = RelayConfig['tuning'];
+export type WebConfig = NonNullable<Config['web']>;
 export type ForwardConfig = Config['forwards'][number];
 export type ScheduleConfig = Config['schedules'][number];
 export type AllowRule = RelayExitConfig['allow'][number];

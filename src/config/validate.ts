@@ -227,7 +227,19 @@ export function semanticCheck(c: Config): ConfigIssue[] {
   c.relay?.entries.forEach((e, i) => claim(`relay.entries[${i}].listen`, e.listen));
   if (c.relay?.exit) claim('relay.exit.listen', c.relay.exit.listen);
   c.forwards.forEach((f, i) => claim(`forwards[${i}].listen`, f.listen));
+  if (c.metrics) claim('metrics.listen', c.metrics.listen);
+  if (c.web) {
+    claim('web.listen', c.web.listen);
+    if (!isLoopback(c.web.listen.host) && c.web.tokenFile === undefined)
+      add('web.tokenFile', `required when web.listen is not a loopback address (${c.web.listen.host}): anyone who can reach it would see the router's state`);
+  }
   return issues;
+}
+
+/** 127.0.0.0/8 and ::1 (also as ::ffff:127.x.y.z): only this host can connect. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^::ffff:(?=\d+\.)/, '');
+  return /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1' || h === '0:0:0:0:0:0:0:1';
 }
 
 /** The name a relay path is known by in status: its own, its link, its hop, or its position. */

@@ -5,8 +5,10 @@
  *   invalid one is refused with every problem listed.
  * - `preflight` (called by `wanbraid run` before `start`) probes the tools and kernel features the
  *   configuration needs (./preflight.ts); a missing one refuses the start before anything exists.
- * - `start` brings up, in order: the control socket, the relay roles (whose key files are read
- *   first: a bad key refuses the start before the kernel is touched), link health, and balancing;
+ * - `start` brings up, in order: the control socket, the dashboard (`web`: a bad token file
+ *   refuses the start; from here it sees every event published), the relay roles (whose key files
+ *   are read first: a bad key refuses the start before the kernel is touched), link health, and
+ *   balancing;
  *   it resolves once they run. systemd is told READY=1 only after an apply of the plan without
  *   failures (at once when there are no links): while applies fail, the daemon retries with
  *   backoff (./plan-retry.ts: 0.5 s doubling to 30 s) and READY=1 waits. Later failures also
@@ -31,6 +33,10 @@ import { StatusServer } from '../status/server.js';
 import type { Request } from '../status/protocol.js';
 import type { LinkStatus, StatusObject } from '../status/types.js';
 import { MetricsServer } from '../status/metrics-server.js';
+import { WebServer } from '../web/server.js';
+import { loadTokenFile } from '../web/token.js';
+import { formatEndpoint } from '../config/values.js';
+import type { LinkInput } from '../web/history.js';
 import { describeReason, isUsable, type LinkView } from '../model.js';
 import { version } from '../version.js';
 import { HealthManager } from '../health/manager.js';
@@ -71,6 +77,7 @@ export class Daemon extends EventEmitter {
   private balancer: Balancer | undefined;
   private relay: RelayHandle | undefined;
   private metrics: MetricsServer | undefined;
+  private web: WebServer | undefined;
   private reloading: Promise<void> = Promise.resolve();
   private applying: Promise<ApplyReport | undefined> = Promise.resolve(undefined);
   private started = false;
@@ -122,6 +129,8 @@ export class Daemon extends EventEmitter {
     this.logger.info({ config: this.opts.configPath, links: cfg.links.length, version: version() }, 'starting');
     this.server = new StatusServer({ path: cfg.status.socket, group: cfg.status.group, controlGroup: cfg.status.controlGroup, logger: this.logger, handler: (r) => this.handle(r) });
     await this.server.start();
+    // The dashboard next, before anything on the system changes: it records every event from here.
+    if (cfg.web) await this.startWeb(cfg.web);
     // The event loop is alive from here on: systemd's watchdog may count from the start.
     this.startWatchdog();
     if (cfg.relay || cfg.forwards.length > 0) this.relay = await startRelay(cfg, { logger: this.logger, links: new Map() });
@@ -195,6 +204,24 @@ export class Daemon extends EventEmitter {
     this.metrics = m;
   }
 
+  private async startWeb(web: NonNullable<Config['web']>): Promise<void> {
+    const token = web.tokenFile !== undefined ? loadTokenFile(web.tokenFile) : undefined;
+    const w = new WebServer({ host: web.listen.host, port: web.listen.port, token, logger: this.logger, source: { status: () => this.status(), links: () => this.webLinks() } });
+    await w.start();
+    this.web = w;
+  }
+
+  /** Every configured link as the dashboard samples it each second (health's in-memory figures). */
+  private webLinks(): LinkInput[] {
+    const health = this.health?.status().links ?? [];
+    return this.config.links.map((l) => {
+      const h = health.find((x) => x.name === l.name);
+      return h
+        ? { name: l.name, interface: h.interface, state: h.state, reason: h.reasonText, weight: h.weight, rttMs: h.rttMs, lossPct: h.lossPct, jitterMs: h.jitterMs }
+        : { name: l.name, interface: l.interface, state: 'probing', reason: 'starting', weight: l.weight, rttMs: undefined, lossPct: undefined, jitterMs: undefined };
+    });
+  }
+
   /** systemd's STATUS= line: links, whether the plan is applied (undefined: no balancing), relay. */
   private readyText(planOk: boolean | undefined): string {
     const c = this.config;
@@ -258,6 +285,7 @@ export class Daemon extends EventEmitter {
       conntrackFlushed: r.conntrack.map((c) => c.link),
       nudged: r.conntrack.reduce((n, c) => n + (c.nudged ?? 0), 0),
       failures: r.failures,
+      timings: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 10) / 10])),
     };
     const retryInMs = this.recordPlan(r.ok, r.failures);
     if (!r.ok) {
@@ -355,6 +383,10 @@ export class Daemon extends EventEmitter {
       this.logger.warn({ metrics: next.metrics?.listen }, 'metrics.listen changed: takes effect on restart');
       next = { ...next, metrics: this.config.metrics };
     }
+    if (JSON.stringify(next.web) !== JSON.stringify(this.config.web)) {
+      this.logger.warn({ web: next.web?.listen }, 'web (listen, tokenFile) changed: takes effect on restart');
+      next = { ...next, web: this.config.web };
+    }
     if ((next.links.length > 0) !== (this.config.links.length > 0)) {
       this.refuseReload([next.links.length > 0 ? 'links: adding the first links needs a restart' : 'links: removing every link needs a restart']);
       return;
@@ -405,6 +437,7 @@ export class Daemon extends EventEmitter {
         this.logger.error({ op: 'stop', step: what, err: errorMessage(err) }, `stop: ${what} failed`);
       }
     };
+    await step('web', async () => this.web?.stop());
     await step('metrics', async () => this.metrics?.stop());
     await step('relay', async () => this.relay?.stop());
     await step('health', async () => {
@@ -440,12 +473,15 @@ export class Daemon extends EventEmitter {
     if (balancer) st.balancer = { lastApply: balancer.lastApply, warnings: balancer.warnings };
     if (this.balancer) st.plan = this.planState.status();
     if (this.relay) st.relay = this.relay.status();
+    const wa = this.web?.address();
+    if (this.web && wa) st.web = { listen: formatEndpoint({ host: wa.address, port: wa.port }), streams: this.web.streams };
     if (this.metrics) st.metrics = { listen: `${this.metrics.address()?.address}:${this.metrics.address()?.port}` };
     return st;
   }
 
   private publish(event: string, body: Record<string, unknown>): void {
     this.server?.publish(event, body);
+    this.web?.publish(event, body);
     this.emit('event', event, body);
   }
 

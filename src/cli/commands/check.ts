@@ -11,6 +11,7 @@ import { ConfigError, UsageError, WanbraidError } from '../../errors.js';
 import type { LinkView } from '../../model.js';
 import { snapshotViews } from '../../health/snapshot-views.js';
 import { checkKeyFiles } from '../../relay/key.js';
+import { checkTokenFile } from '../../web/token.js';
 import { RtnlKernelSource } from '../../health/rtnl-source.js';
 import { RTPROT_WANBRAID } from '../../kernel/rtnl/index.js';
 import { plan } from '../../plan/planner.js';
@@ -61,7 +62,7 @@ export function formatSystem(r: SystemReport): string {
 const USAGE = `usage: wanbraid check [-c FILE] [--no-system] [--json | --plan [--offline LINK,...]]
 
 Validates FILE (default ${DEFAULT_CONFIG_PATH}) and lists every problem with its field path. Relay
-key files are read too, as the daemon will: one the daemon would refuse (accessible by group or
+key files and the dashboard's token file (web.tokenFile) are read too, as the daemon will: one the daemon would refuse (accessible by group or
 others, owned by another user than the one running check, malformed, unreadable) is an error; a
 missing one is a warning on stderr (the file may be checked on another machine).
 Then, under "system", probes this host for what the configuration needs (nft, the kernel's
@@ -107,10 +108,12 @@ async function runCheck(argv: string[], io: CliIO, probe: SystemProbe): Promise<
   // Relay key files are read as the daemon will read them. A missing one is a warning (the config
   // may be checked on another machine than the one it runs on); one that exists here and that
   // the daemon would refuse is an error.
+  // So is the dashboard's token file (web.tokenFile): readable by group or others is an error.
   const keys = checkKeyFiles(cfg);
-  for (const w of keys.warnings) io.err(`warning: ${w.path}: ${w.message}`);
-  for (const e of keys.errors) io.err(`error: ${e.path}: ${e.message}`);
-  if (keys.errors.length > 0) return EXIT_FAIL;
+  const token = checkTokenFile(cfg);
+  for (const w of [...keys.warnings, ...token.warnings]) io.err(`warning: ${w.path}: ${w.message}`);
+  for (const e of [...keys.errors, ...token.errors]) io.err(`error: ${e.path}: ${e.message}`);
+  if (keys.errors.length > 0 || token.errors.length > 0) return EXIT_FAIL;
   // Hooks run as root: a directory or hook that someone else could change is refused (and the daemon will not run it).
   const hookProblems = cfg.hooks ? (await auditHooks(cfg.hooks.dir)).problems : [];
   for (const p of hookProblems) io.err(`error: hooks.dir: ${p.path}: ${p.reason}`);
