@@ -9,7 +9,9 @@
  * 1. Loopback, no token (the default): the page shows three online links with live figures; a
  *    blackhole in isp1 turns wan1's card offline within 2 s of the daemon's own event (the wait's
  *    limit, measured from the event's timestamp; the delay is logged); the page loads without a
- *    Content-Security-Policy violation or a script error; a screenshot goes to docs/img.
+ *    Content-Security-Policy violation or a script error; a screenshot is written (to the temp
+ *    directory; `WANBRAID_SCREENSHOT=docs/img/dashboard.png` refreshes the README's, so a test run
+ *    never changes the tree).
  * 2. On the LAN address with a token: without it every request is 401; a request that is not GET
  *    or HEAD is 405 and changes nothing (beside a GET with the token that works: the control);
  *    a browser opened at /?token=… is sent on with the cookie and shows the links.
@@ -18,6 +20,7 @@ import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { Lab } from '../../../src/lab/lab.js';
 import { DaemonProcess, statusOf, stopAndClean } from '../harness/daemon.js';
 import { becomes, defaultGroup, stateLine } from '../harness/router-view.js';
@@ -25,7 +28,7 @@ import { Browser, chromiumInstalled } from '../harness/browser.js';
 import { requirePrereq } from '../../helpers/prereq.js';
 
 const EXAMPLE = readFileSync(new URL('../../../../examples/wanbraid.yaml', import.meta.url), 'utf8').replace('/run/wanbraid/wanbraid.sock', '@SOCKET@');
-const SCREENSHOT = process.env.WANBRAID_SCREENSHOT ?? new URL('../../../../docs/img/dashboard.png', import.meta.url).pathname;
+const SCREENSHOT = process.env.WANBRAID_SCREENSHOT ?? join(tmpdir(), `wanbraid-dashboard-${process.pid}.png`);
 const chromium = requirePrereq({ name: 'chromium', available: chromiumInstalled(), install: 'apt-get install chromium (scripts/install.sh installs it)' });
 
 let lab: Lab;
