@@ -77,7 +77,7 @@ export function referenceCheck(raw: unknown): ConfigIssue[] {
     arr(pol.links).forEach((pl, j) => {
       const link = typeof pl === 'string' ? pl : isObj(pl) ? str(pl.link) : undefined;
       if (link === undefined) return;
-      if (!linkRefs.has(link) && !dialNames.has(link)) add(`${base}.links[${j}]`, `unknown link or dial "${link}"${suggest(link, policyRefs)}`);
+      if (!linkRefs.has(link) && !dialNames.has(link)) add(`${base}.links[${j}]`, `unknown link "${link}"${suggest(link, policyRefs)}`);
       if (seen.has(link)) add(`${base}.links[${j}]`, `link "${link}" is listed twice`);
       seen.add(link);
     });

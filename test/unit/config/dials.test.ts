@@ -90,7 +90,7 @@ policies:
   has(/^dials\[5\]\.name: expected .*at most 9 characters/);
   has(/^dials\[6\]\.dial\.redial: expected a range of durations like 5s\.\.5m/);
   has(/^dials\[7\]\.method: expected one of "dhcp", "pppoe"/);
-  has(/^policies\.p1\.links\[0\]: unknown link or dial "isq" \(did you mean "isp"\?\)$/);
+  has(/^policies\.p1\.links\[0\]: unknown link "isq" \(did you mean "isp"\?\)$/);
 });
 
 test('pppoe needs its credentials, and only pppoe has them', () => {

@@ -72,3 +72,15 @@ test('session: down → dialling → up → down (lost) → up → failed (ended
   assert.equal(s.snapshot.attempts, 2);
   assert.equal(s.consecutiveFailures, 2);
 });
+
+test('bounded lines: split at newlines across chunks; an overlong line is cut at the bound and the rest counted', async () => {
+  const { BoundedLines } = await import('../../../src/dial/lines.js');
+  const got: string[] = [];
+  const b = new BoundedLines((l) => got.push(l), 8);
+  b.push('ab');
+  b.push('c\nde');
+  b.push('f\n0123456789abcdef');
+  b.push('ghij\nok\n');
+  assert.deepEqual(got, ['abc', 'def', '01234567', 'ok']);
+  assert.equal(b.dropped, 8 + 4);
+});
