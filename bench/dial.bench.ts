@@ -24,7 +24,7 @@ import { DaemonProcess, type LogLine } from '../test/lab/harness/daemon.js';
 import { goal, median, type BenchContext, type Benchmark, type Goal } from './harness.js';
 
 const CAP_MBIT = 20;
-const IPERF_PORT = LAB_PORTS.iperf3[0]!;
+const IPERF_PORT = LAB_PORTS.iperf3[0];
 
 const dialConfig = (sessions: number, extra = '') => `
 status: { socket: "@SOCKET@" }
