@@ -299,7 +299,7 @@ export class DialSupervisor {
     if (this.stopped) return;
     const words =
       r.dial.method === 'pppoe'
-        ? pppdExitReason(code, signal)
+        ? `${pppdExitReason(code, signal)}${(code === 1 || code === 2) && r.lastLine ? `: ${r.lastLine.slice(0, 200)}` : ''}`
         : `the DHCP client exited (${code === null ? `signal ${signal ?? '?'}` : `status ${code}`})${r.lastLine ? `: ${r.lastLine.slice(0, 200)}` : ''}`;
     this.fail(r, words);
   }

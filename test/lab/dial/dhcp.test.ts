@@ -152,6 +152,7 @@ test('four DHCP sessions over one port: links online, balanced; a lost session i
     const left = (await exec(['ip', 'netns', 'pids', lab.ns.ns('router')])).stdout.trim();
     assert.equal(left, '', 'no process is left in the router namespace');
   } catch (err) {
+    // Debugging aid: WANBRAID_TEST_DUMP=FILE keeps the daemon's log lines of a failed run.
     if (process.env.WANBRAID_TEST_DUMP && d) (await import('node:fs')).writeFileSync(process.env.WANBRAID_TEST_DUMP, d.logs.map((l) => JSON.stringify(l)).join("\n") + "\nSTDERR:" + d.stderr.join(""));
     throw err;
   } finally {
