@@ -16,6 +16,10 @@ PACKAGES=(
   make g++        # builds the project's small N-API addon and the lab's delay element (node-gyp)
   systemd         # systemd-analyze verify for the unit file test
   hyperfine       # benchmarks that time whole commands
+  dhcpcd-base     # dials (method: dhcp): the daemon runs one dhcpcd per session
+  ppp             # dials (method: pppoe): pppd and its kernel PPPoE plugin (pppoe.so, passwordfd.so)
+  dnsmasq-base    # the dial lab's ISP: one DHCP lease per session MAC
+  pppoe           # the dial lab's PPPoE ISP (pppoe-server), used where the kernel has PPP
 )
 
 missing=()

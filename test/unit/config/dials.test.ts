@@ -128,3 +128,13 @@ dials:
 `);
   assert.deepEqual(bad, ['dials[0].link.probe.reliability: expected at most the number of targets (1), got 2']);
 });
+
+test('the multi-dial example of docs/configuration.md is valid', async () => {
+  const { readFileSync } = await import('node:fs');
+  const doc = readFileSync(new URL('../../../../docs/configuration.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('## `dials` (multi-dial)'));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+  const c = parseConfigText(yaml);
+  assert.deepEqual(c.links.map((l) => l.name), ['lte', 'isp1', 'isp2', 'isp3', 'isp4', 'dsl1', 'dsl2']);
+  assert.deepEqual(c.policies.balanced!.links!.map((l) => `${l.link}/${l.tier}`), ['isp1/1', 'isp2/1', 'isp3/1', 'isp4/1', 'dsl1/1', 'dsl2/1', 'lte/2']);
+});
