@@ -129,6 +129,15 @@ test('four DHCP sessions over one port: links online, balanced; a lost session i
     hold.close();
     hold = undefined;
 
+    // A macvlan set down from outside: the session is ended and redialled (the macvlan made anew).
+    const mark4 = d.logs.length;
+    await lab.exec('router', ['ip', 'link', 'set', 'dev', 'wbm-isp4', 'down']);
+    await d.waitForLog(stateLine('isp4', 'offline'), 10_000, mark4);
+    const f4 = await d.waitForLog(sessionLine('isp4', 'failed'), 10_000, mark4);
+    assert.equal(f4.error, 'the macvlan wbm-isp4 was set down');
+    await d.waitForLog(stateLine('isp4', 'online'), 30_000, mark4);
+    assert.deepEqual(JSON.parse((await lab.exec('router', ['ip', '-j', 'link', 'show', 'dev', 'wbm-isp4'])).stdout)[0].flags.includes('UP'), true);
+
     // A client that dies is redialled too, alone.
     const pid3 = st[0]!.sessions.find((s) => s.link === 'isp3')!.pid!;
     const mark3 = d.logs.length;
@@ -157,6 +166,35 @@ test('four DHCP sessions over one port: links online, balanced; a lost session i
     throw err;
   } finally {
     hold?.close();
+    if (d) await d.stop().catch(() => null);
+    d?.cleanup();
+    await lab.destroy();
+  }
+});
+
+test('a daemon killed outright leaves its clients; the next start ends them by PID and takes the sessions over; its stop leaves no process', async () => {
+  const lab = await DialLab.up({ dial: 'isp', sessions: 2, services: true });
+  let d: DaemonProcess | undefined;
+  try {
+    const cfg = config.replace(`sessions: ${SESSIONS}`, 'sessions: 2');
+    d = await DaemonProcess.start(lab.ns.ns('router'), cfg);
+    for (const l of ['isp1', 'isp2']) await d.waitForLog(sessionLine(l, 'up'), 30_000);
+    const first = (await dials(d))[0]!.sessions.map((s) => s.pid!);
+    const dir = d.dir;
+    await d.kill();
+    for (const p of first) assert.doesNotThrow(() => process.kill(p, 0), `client ${p} outlived the crash`);
+    // The same runtime directory (same socket path): the pid files of the crashed run are there.
+    d = await DaemonProcess.start(lab.ns.ns('router'), cfg, { dir });
+    for (const l of ['isp1', 'isp2']) await d.waitForLog(stateLine(l, 'online'), 30_000);
+    assert.ok(d.logs.some((l) => l.msg === 'ending the client an earlier run left'), 'the leftovers were ended');
+    for (const p of first) assert.throws(() => process.kill(p, 0), /ESRCH/, `leftover client ${p} ended`);
+    const managers = (await lab.exec('router', ['ps', '-e', '-o', 'pid=,args='])).stdout.split('\n').filter((l) => /dhcpcd: wbm-isp\d \[ip4\]/.test(l));
+    const inNs = (await exec(['ip', 'netns', 'pids', lab.ns.ns('router')])).stdout.split('\n').filter(Boolean);
+    assert.equal(managers.filter((m) => inNs.includes(m.trim().split(/\s+/)[0]!)).length, 2, `one dhcpcd per session: ${managers.join(' | ')}`);
+    assert.equal(await d.stop(), 0);
+    d = undefined;
+    assert.equal((await exec(['ip', 'netns', 'pids', lab.ns.ns('router')])).stdout.trim(), '', 'no process is left in the router namespace');
+  } finally {
     if (d) await d.stop().catch(() => null);
     d?.cleanup();
     await lab.destroy();
