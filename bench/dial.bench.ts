@@ -12,18 +12,23 @@
  *    router, one path per session; an exit-only daemon in inet), download, against the same 80.
  * 3. Sixteen sessions dialled in `sync` mode (no caps): from the daemon's "starting" line to the
  *    last "session up" (and to the last link online).
+ *    Then a session lost under 32 long-lived flows (its macvlan deleted): how soon its link is
+ *    offline and back online, and how many flows on the other sessions broke (goal 0).
  * 4. The daemon's CPU while idle with those sixteen sessions up and probed (default probe interval):
  *    utime + stime of its process over a window, as a share of one core; the clients' CPU apart.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DialLab, DIAL_LAB } from '../src/lab/dial-isp.js';
+import { fileURLToPath } from 'node:url';
+import { DialLab, DIAL_LAB, dialSessionAddress } from '../src/lab/dial-isp.js';
+import { HoldFlows } from '../test/lab/plan/harness.js';
 import { LAB_PORTS } from '../src/lab/addressing.js';
 import { generateKey } from '../src/relay/key.js';
 import { DaemonProcess, type LogLine } from '../test/lab/harness/daemon.js';
 import { goal, median, type BenchContext, type Benchmark, type Goal } from './harness.js';
 
 const CAP_MBIT = 20;
+const TRAFFIC = fileURLToPath(new URL('../test/lab/plan/traffic.js', import.meta.url));
 const IPERF_PORT = LAB_PORTS.iperf3[0];
 
 const dialConfig = (sessions: number, extra = '') => `
@@ -75,6 +80,42 @@ async function groupTicks(lab: DialLab, comm: string): Promise<number> {
   return t;
 }
 
+/**
+ * 32 long-lived flows over the four sessions, then session 2's macvlan deleted under them: how soon
+ * its link is offline (from the deletion to the daemon's log line), how soon it is back online after
+ * the redial, and how many flows on the other sessions broke meanwhile.
+ */
+async function sessionLoss(lab: DialLab, d: DaemonProcess): Promise<{ offlineMs: number; onlineMs: number; flowsOthers: number; flowsLost: number; brokenOthers: number }> {
+  const hold = new HoldFlows(lab.ns.spawn('client', [process.execPath, TRAFFIC, 'hold', JSON.stringify({ host: DIAL_LAB.inet[0], port: LAB_PORTS.hold, count: 32, intervalMs: 100 })], { stdio: ['pipe', 'pipe', 'pipe'] }));
+  try {
+    const opened = await hold.opened;
+    const ct = (await lab.exec('router', ['conntrack', '-L', '-p', 'tcp', '--dport', String(LAB_PORTS.hold)])).stdout;
+    const sessionOf = new Map<number, string>();
+    for (const line of ct.split('\n')) {
+      const m = /sport=(\d+) dport=\d+ .*src=\S+ dst=(198\.18\.64\.\d+)/.exec(line);
+      if (m) sessionOf.set(Number(m[1]), m[2]!);
+    }
+    const lost = dialSessionAddress(2);
+    const others = opened.filter((o) => sessionOf.has(o.localPort) && sessionOf.get(o.localPort) !== lost);
+    const mark = d.logs.length;
+    const t0 = Date.now();
+    await lab.exec('router', ['ip', 'link', 'del', 'dev', 'wbm-isp2']);
+    const off = await d.waitForLog((l) => l.link === 'isp2' && l.state === 'offline' && typeof l.prev === 'string', 10_000, mark);
+    const on = await d.waitForLog(online('isp2'), 60_000, mark);
+    const stats = await hold.stats();
+    const broken = new Set(stats.broken);
+    return {
+      offlineMs: Date.parse(String(off.time)) - t0,
+      onlineMs: Date.parse(String(on.time)) - t0,
+      flowsOthers: others.length,
+      flowsLost: opened.length - others.length,
+      brokenOthers: others.filter((o) => broken.has(o.id)).length,
+    };
+  } finally {
+    hold.close();
+  }
+}
+
 async function throughput(ctx: BenchContext, trials: number, seconds: number): Promise<{ goals: Goal[]; data: Record<string, unknown> }> {
   const lab = await DialLab.up({ dial: 'isp', sessions: 4, rateMbit: CAP_MBIT, services: true });
   let entry: DaemonProcess | undefined;
@@ -101,6 +142,8 @@ async function throughput(ctx: BenchContext, trials: number, seconds: number): P
       relayed.push(await iperf(lab, 'client', { host: DIAL_LAB.lanRouter, port: 30010, seconds, reverse: true }));
       ctx.progress(`trial ${t + 1}/${trials}: single session ${single[t]!.toFixed(1)}, 32 LAN flows ${lan[t]!.toFixed(1)}, one relayed flow ${relayed[t]!.toFixed(1)} Mbit/s`);
     }
+    const loss = await sessionLoss(lab, entry);
+    ctx.progress(`session 2 lost: offline after ${loss.offlineMs} ms, online again after ${loss.onlineMs} ms; flows broken on the other sessions: ${loss.brokenOthers}/${loss.flowsOthers}`);
     const sum = 4 * CAP_MBIT;
     const lanPct = (100 * median(lan)) / sum;
     const relayPct = (100 * median(relayed)) / sum;
@@ -108,8 +151,10 @@ async function throughput(ctx: BenchContext, trials: number, seconds: number): P
       goals: [
         goal('4 sessions capped 20 Mbit/s: 32 LAN flows, share of the caps\' sum (80 Mbit/s), median', Math.round(lanPct * 10) / 10, '%', '>=', 90),
         goal('4 sessions capped 20 Mbit/s: one flow through the relay, share of 80 Mbit/s, median', Math.round(relayPct * 10) / 10, '%', '>=', 90),
+        goal("a session's macvlan deleted: its link offline after", loss.offlineMs, 'ms', '<=', 1000),
+        goal('a session lost and redialled: flows broken on the other sessions', loss.brokenOthers, 'flows', '==', 0),
       ],
-      data: { capMbit: CAP_MBIT, seconds, trials, singleSessionMbit: single, lanFlowsMbit: lan, relayedFlowMbit: relayed, sumOfCapsMbit: sum },
+      data: { capMbit: CAP_MBIT, seconds, trials, singleSessionMbit: single, lanFlowsMbit: lan, relayedFlowMbit: relayed, sumOfCapsMbit: sum, sessionLoss: loss },
     };
   } finally {
     if (entry) await entry.stop().catch(() => null);
