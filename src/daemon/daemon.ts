@@ -43,6 +43,7 @@ import { Balancer, type ApplyReport } from '../kernel/balancer.js';
 import { balancerMetricFamilies, type BalancerStatus, type LinkBalance } from '../kernel/balancer-status.js';
 import { startRelay, type LinkAddresses, type RelayHandle } from '../relay/relay.js';
 import { DialSupervisor } from '../dial/supervisor.js';
+import { dialMetricFamilies } from '../dial/status.js';
 import { nullNotifier, type Notifier } from './notify.js';
 import { PlanTracker, planMetricFamilies } from './plan-retry.js';
 import { probeSystem } from './preflight-probe.js';
@@ -222,6 +223,10 @@ export class Daemon extends EventEmitter {
     if (this.health) {
       const h = this.health;
       m.addCollector(() => h.metrics());
+    }
+    if (this.dials) {
+      const d = this.dials;
+      m.addCollector(() => dialMetricFamilies(d.status()));
     }
     if (this.balancer) {
       const b = this.balancer;

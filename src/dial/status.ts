@@ -3,6 +3,7 @@
  * durations milliseconds (as in the rest of the status object).
  */
 import { ago, table } from '../cli/table.js';
+import type { MetricFamily } from '../status/metrics.js';
 import type { SessionState } from './session.js';
 
 export interface DialSessionStatus {
@@ -61,4 +62,15 @@ export function formatDialStatus(dials: readonly DialStatus[], now: number): str
     );
   }
   return out.join('\n');
+}
+
+/** Prometheus families of the dials (status/metrics-server.ts). Pure. */
+export function dialMetricFamilies(dials: readonly DialStatus[]): MetricFamily[] {
+  const per = (f: (s: DialSessionStatus) => number) => dials.flatMap((d) => d.sessions.map((s) => ({ labels: { dial: d.name, link: s.link }, value: f(s) })));
+  return [
+    { name: 'wanbraid_dial_sessions', help: 'Sessions configured per dial.', type: 'gauge', samples: dials.map((d) => ({ labels: { dial: d.name }, value: d.total })) },
+    { name: 'wanbraid_dial_sessions_up', help: 'Sessions up (with an address) per dial.', type: 'gauge', samples: dials.map((d) => ({ labels: { dial: d.name }, value: d.up })) },
+    { name: 'wanbraid_dial_session_up', help: '1 while the session is up.', type: 'gauge', samples: per((s) => (s.state === 'up' ? 1 : 0)) },
+    { name: 'wanbraid_dial_session_attempts_total', help: 'Times the session was dialled (the first one included).', type: 'counter', samples: per((s) => s.attempts) },
+  ];
 }

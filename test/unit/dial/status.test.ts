@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDialStatus, type DialStatus } from '../../../src/dial/status.js';
+import { dialMetricFamilies, formatDialStatus, type DialStatus } from '../../../src/dial/status.js';
+import { formatMetrics } from '../../../src/status/metrics.js';
 
 test('dial status: the total, then one row per session with state, address, uptime, attempts and the last error in words', () => {
   const now = Date.parse('2026-12-08T01:00:00Z');
@@ -15,6 +16,11 @@ test('dial status: the total, then one row per session with state, address, upti
       { index: 2, link: 'isp2', macvlan: 'wbm-isp2', mac: '02:aa:bb:cc:dd:02', state: 'failed', since: '2026-12-08T00:59:59Z', attempts: 3, lastError: 'the macvlan wbm-isp2 went away', nextDialAt: '2026-12-08T01:00:04Z' },
     ],
   };
+  const metrics = formatMetrics(dialMetricFamilies([d]));
+  assert.match(metrics, /^wanbraid_dial_sessions\{dial="isp"\} 2$/m);
+  assert.match(metrics, /^wanbraid_dial_sessions_up\{dial="isp"\} 1$/m);
+  assert.match(metrics, /^wanbraid_dial_session_up\{dial="isp",link="isp2"\} 0$/m);
+  assert.match(metrics, /^wanbraid_dial_session_attempts_total\{dial="isp",link="isp2"\} 3$/m);
   const text = formatDialStatus([d], now);
   const lines = text.split('\n');
   assert.equal(lines[0], 'dial isp: 1/2 sessions up (dhcp on eth1)');
