@@ -201,3 +201,22 @@ test('a daemon killed outright leaves its clients; the next start ends them by P
     await lab.destroy();
   }
 });
+
+test('stagger mode dials one session every `stagger`, in order', async () => {
+  const lab = await DialLab.up({ dial: 'isp', sessions: 3, services: true });
+  let d: DaemonProcess | undefined;
+  try {
+    d = await DaemonProcess.start(lab.ns.ns('router'), config.replace(`sessions: ${SESSIONS}`, 'sessions: 3').replace('mode: sync', 'mode: stagger, stagger: 400ms'));
+    for (const l of ['isp1', 'isp2', 'isp3']) await d.waitForLog(sessionLine(l, 'up'), 30_000);
+    const at = ['isp1', 'isp2', 'isp3'].map((l) => Date.parse(String(d!.logs.find(sessionLine(l, 'dialling'))!.time)));
+    // Timers never fire early: session i is dialled (i - 1) × 400 ms or later after session 1 (a
+    // few ms of slack for wall-clock log times against the monotonic timers; lateness is not bounded).
+    assert.ok(at[1]! - at[0]! >= 390 && at[2]! - at[0]! >= 790, `dialled at +${at[1]! - at[0]!} ms and +${at[2]! - at[0]!} ms`);
+    assert.equal(await d.stop(), 0);
+    d = undefined;
+  } finally {
+    if (d) await d.stop().catch(() => null);
+    d?.cleanup();
+    await lab.destroy();
+  }
+});
