@@ -17,6 +17,10 @@ PACKAGES=(
   systemd         # systemd-analyze verify for the unit file test
   hyperfine       # benchmarks that time whole commands
   chromium        # the dashboard's browser test (headless, driven over the DevTools pipe); ~13 s to install
+  dhcpcd-base     # dials (method: dhcp): the daemon runs one dhcpcd per session
+  ppp             # dials (method: pppoe): pppd and its kernel PPPoE plugin (pppoe.so, passwordfd.so)
+  dnsmasq-base    # the dial lab's ISP: one DHCP lease per session MAC
+  pppoe           # the dial lab's PPPoE ISP (pppoe-server), used where the kernel has PPP
 )
 
 missing=()

@@ -51,10 +51,11 @@ export interface FamilyAddressing {
   gateway: string | undefined;
   /**
    * Where the next hop comes from: `config` (links[].gateway), `route` (learned from the link's own
-   * default route in the main table: DHCP, RA, PPP), `device` (no gateway: a point-to-point link or a
-   * default route straight onto the device), `none` (unknown: this family cannot be used yet).
+   * default route in the main table: DHCP, RA, PPP), `lease` (reported by the client of a dial
+   * session: the DHCP router option), `device` (no gateway: a point-to-point link or a default
+   * route straight onto the device), `none` (unknown: this family cannot be used yet).
    */
-  gatewaySource: 'config' | 'route' | 'device' | 'none';
+  gatewaySource: 'config' | 'route' | 'lease' | 'device' | 'none';
 }
 
 /** What the kernel says about a link's interface: collected from rtnetlink, updated on events. */

@@ -2,12 +2,14 @@
  * The human rendering of the status object (pure, so it is tested without a daemon). Columns that
  * a subsystem did not fill in show "-". One table of links (health and balancing side by side),
  * then the targets of links that are not online, the plan line ("plan failed: …" in red on a
- * terminal while applies fail and are retried), the warnings, and the relay.
+ * terminal while applies fail and are retried), the warnings, the dials (per session: state,
+ * address, uptime, attempts, last error) and the relay.
  */
 import type { LinkStatus, StatusObject } from '../status/types.js';
 import { formatRelayStatus, type RelayStatus } from '../relay/relay.js';
 import { ago, fmtNum, fmtShare, formatBytes, table } from './table.js';
 import type { PlanStatus } from '../daemon/plan-retry.js';
+import { formatDialStatus, type DialStatus } from '../dial/status.js';
 
 interface TargetRow {
   target: string;
@@ -109,6 +111,11 @@ export function formatStatus(st: StatusObject, now: number, opts: FormatOptions 
     if (plan?.state === 'failed') out.push(paint(planFailedText(plan, now), 'red', opts.color === true));
     else out.push(la ? `plan: last applied ${ago(now - Date.parse(la.at))} ago in ${la.durationMs} ms, ${la.ok ? 'ok' : `with failures: ${la.failures.join('; ')}`}` : 'plan: not applied yet');
     for (const w of bal?.warnings ?? []) out.push(`warning: ${w}`);
+  }
+  const dials = st.dials as DialStatus[] | undefined;
+  if (dials && dials.length > 0) {
+    out.push('');
+    out.push(formatDialStatus(dials, now));
   }
   const relay = st.relay as RelayStatus | undefined;
   if (relay && (relay.entries.length > 0 || relay.exit || relay.forwards.length > 0)) {

@@ -10,6 +10,7 @@ import { ConfigError, WanbraidError, type ConfigIssue } from '../errors.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { referenceCheck, semanticCheck, suggest } from './validate.js';
 import { describeValue } from './values.js';
+import { expandDials } from '../dial/expand.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/wanbraid/wanbraid.yaml';
 
@@ -50,7 +51,8 @@ export function validateConfig(data: unknown, file?: string): Config {
   issues.push(...referenceCheck(data));
   if (r.success) issues.push(...semanticCheck(r.data));
   if (issues.length > 0) throw new ConfigError(sortIssues(issues), file);
-  return r.data!;
+  // Dial sessions become links (NAME1..NAMEn) and dial names in policies their sessions.
+  return expandDials(r.data!);
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -197,6 +197,65 @@ const Link = z.strictObject({
   probe: Probe.optional(),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Multi-dial: one line dialled several times (src/dial/). Each session becomes a link NAME<i>.
+
+export const DIAL_METHODS = ['dhcp', 'pppoe'] as const;
+export const DIAL_MODES = ['sync', 'stagger'] as const;
+
+/** A dial's name: an object name short enough for its interfaces (`wbm-NAME64`, 15 characters). */
+const dialName = () =>
+  scalar('a name of letters, digits, "-" or "_" starting with a letter, at most 9 characters (its sessions\' interfaces are wbm-NAME1..wbm-NAME64)', (v) =>
+    typeof v === 'string' && /^[A-Za-z][A-Za-z0-9_-]{0,8}$/.test(v) ? v : undefined,
+  );
+
+/** `MIN..MAX`, two durations: the first redial wait and the longest. Milliseconds. */
+const durationRange = () =>
+  scalar<{ min: number; max: number }>('a range of durations like 5s..5m (first wait..longest wait)', (v) => {
+    if (typeof v !== 'string') return undefined;
+    const parts = v.split('..');
+    if (parts.length !== 2) return undefined;
+    const min = parseDuration(parts[0]!.trim());
+    const max = parseDuration(parts[1]!.trim());
+    return min !== undefined && max !== undefined && min > 0 && max >= min ? { min, max } : undefined;
+  });
+
+const DialPppoe = z.strictObject({
+  username: z.string().min(1),
+  /** File holding the password (one line); must not be readable by group or others. */
+  passwordFile: z.string().min(1),
+  /** MTU and MRU of each session. */
+  mtu: int(576, 1500).default(1492),
+});
+
+const DialSchedule = z.strictObject({
+  /** sync: dial every session at once; stagger: one every `stagger`. */
+  mode: z.enum(DIAL_MODES).default('sync'),
+  stagger: duration().default(200),
+  /** Redial wait of a failed session: first..longest (doubling per failure in a row). */
+  redial: durationRange().default({ min: 5000, max: 300_000 }),
+});
+
+/** The template every session's link takes (the fields of `links[]` that make sense per session). */
+const DialLink = z.strictObject({
+  weight: int(0, 1000).default(1),
+  masquerade: z.boolean().default(true),
+  initialState: z.enum(INITIAL_STATES).default('probing'),
+  degraded: Degraded.default({ action: 'reduce', weight: 1 }),
+  probe: Probe.optional(),
+});
+
+const Dial = z.strictObject({
+  name: dialName(),
+  /** The physical WAN port (or VLAN) the sessions' macvlans sit on. */
+  parent: interfaceName(),
+  sessions: int(1, 64),
+  method: z.enum(DIAL_METHODS),
+  pppoe: DialPppoe.optional(),
+  dial: DialSchedule.default({ mode: 'sync', stagger: 200, redial: { min: 5000, max: 300_000 } }),
+  link: DialLink.default({ weight: 1, masquerade: true, initialState: 'probing', degraded: { action: 'reduce', weight: 1 } }),
+});
+
 export const STICKY = ['none', 'source', 'source-dest'] as const;
 export const LAST_RESORT = ['unreachable', 'blackhole', 'main'] as const;
 
@@ -452,6 +511,8 @@ export const ConfigSchema = z.strictObject({
   hooks: Hooks.optional(),
   lan: Lan.optional(),
   links: z.array(Link).default([]),
+  /** Lines dialled several times; their sessions are appended to `links` as NAME1..NAMEn (src/dial/expand.ts). */
+  dials: z.array(Dial).default([]),
   policies: z.record(objectName(), Policy).default({}),
   rules: z.array(Rule).default([]),
   sets: z.record(objectName(), NamedSet).default({}),
@@ -467,6 +528,7 @@ export type Config = z.output<typeof ConfigSchema>;
 export type LinkConfig = Config['links'][number];
 export type ProbeConfig = NonNullable<LinkConfig['probe']>;
 export type PolicyConfig = Config['policies'][string];
+export type DialConfig = Config['dials'][number];
 export type QuicMode = (typeof QUIC_MODES)[number];
 export type RuleConfig = Config['rules'][number];
 export type RoutingConfig = Config['routing'];

@@ -12,7 +12,8 @@
  * Both are pure and return every issue found, never only the first.
  */
 import type { ConfigIssue } from '../errors.js';
-import type { Config } from './schema.js';
+import type { Config, ProbeConfig } from './schema.js';
+import { expandDials } from '../dial/expand.js';
 import { validate as cronValidate } from 'node-cron';
 import { editDistance, parsePrefix } from './values.js';
 
@@ -29,6 +30,29 @@ export function referenceCheck(raw: unknown): ConfigIssue[] {
   if (!isObj(raw)) return issues;
 
   const links = uniqueNames(arr(raw.links), 'links', 'link', add);
+  // Dial sessions are links too (NAME1..NAMEn); a dial's name stands for them in policies.
+  const dialNames = uniqueNames(arr(raw.dials), 'dials', 'dial', add);
+  const sessions = new Map<string, number>();
+  const lanIfNames = isObj(raw.lan) ? arr(raw.lan.interfaces).map(str) : [];
+  arr(raw.dials).forEach((d, i) => {
+    if (!isObj(d)) return;
+    const name = str(d.name);
+    const parent = str(d.parent);
+    if (parent !== undefined && lanIfNames.includes(parent)) add(`dials[${i}].parent`, `"${parent}" is also a LAN interface`);
+    if (name === undefined) return;
+    if (links.has(name)) add(`dials[${i}].name`, `dial "${name}" has the name of links[${links.get(name)}]: a policy naming it would be ambiguous`);
+    const n = typeof d.sessions === 'number' && Number.isInteger(d.sessions) && d.sessions >= 1 && d.sessions <= 64 ? d.sessions : 0;
+    for (let k = 1; k <= n; k++) {
+      const s = `${name}${k}`;
+      if (links.has(s)) add(`dials[${i}].name`, `session ${k} of dial "${name}" is the link "${s}", which clashes with links[${links.get(s)}]`);
+      else if (dialNames.has(s)) add(`dials[${i}].name`, `session ${k} of dial "${name}" is the link "${s}", which clashes with the dial dials[${dialNames.get(s)}]`);
+      else if (sessions.has(s)) add(`dials[${i}].name`, `session ${k} of dial "${name}" is the link "${s}", which clashes with a session of dials[${sessions.get(s)}]`);
+      else sessions.set(s, i);
+    }
+  });
+  /** Every link name a reference may use: configured links and dial sessions. */
+  const linkRefs = new Map<string, number>([...links, ...sessions]);
+  const policyRefs = [...linkRefs.keys(), ...dialNames.keys()];
   const interfaces = new Map<string, number>();
   const lanIfs = isObj(raw.lan) ? arr(raw.lan.interfaces).map(str) : [];
   arr(raw.links).forEach((l, i) => {
@@ -53,7 +77,7 @@ export function referenceCheck(raw: unknown): ConfigIssue[] {
     arr(pol.links).forEach((pl, j) => {
       const link = typeof pl === 'string' ? pl : isObj(pl) ? str(pl.link) : undefined;
       if (link === undefined) return;
-      if (!links.has(link)) add(`${base}.links[${j}]`, `unknown link "${link}"${suggest(link, [...links.keys()])}`);
+      if (!linkRefs.has(link) && !dialNames.has(link)) add(`${base}.links[${j}]`, `unknown link "${link}"${suggest(link, policyRefs)}`);
       if (seen.has(link)) add(`${base}.links[${j}]`, `link "${link}" is listed twice`);
       seen.add(link);
     });
@@ -91,14 +115,14 @@ export function referenceCheck(raw: unknown): ConfigIssue[] {
 
   arr(raw.schedules).forEach((s, i) => {
     const l = isObj(s) ? str(s.link) : undefined;
-    if (l !== undefined && !links.has(l)) add(`schedules[${i}].link`, `unknown link "${l}"${suggest(l, [...links.keys()])}`);
+    if (l !== undefined && !linkRefs.has(l)) add(`schedules[${i}].link`, `unknown link "${l}"${suggest(l, [...linkRefs.keys()])}`);
   });
 
   arr(relay.entries).forEach((e, i) => {
     if (!isObj(e)) return;
     arr(e.paths).forEach((p, j) => {
       const l = isObj(p) ? str(p.link) : undefined;
-      if (l !== undefined && !links.has(l)) add(`relay.entries[${i}].paths[${j}].link`, `unknown link "${l}"${suggest(l, [...links.keys()])}`);
+      if (l !== undefined && !linkRefs.has(l)) add(`relay.entries[${i}].paths[${j}].link`, `unknown link "${l}"${suggest(l, [...linkRefs.keys()])}`);
     });
   });
   return issues;
@@ -122,48 +146,43 @@ export function semanticCheck(c: Config): ConfigIssue[] {
   const add: Add = (path, message) => issues.push({ path, message });
 
   c.links.forEach((l, i) => {
-    const p = l.probe;
-    if (p) {
-      if (p.reliability > p.targets.length)
-        add(`links[${i}].probe.reliability`, `expected at most the number of targets (${p.targets.length}), got ${p.reliability}`);
-      if (p.timeout <= 0) add(`links[${i}].probe.timeout`, 'expected a duration above 0');
-      if (p.interval < 50) add(`links[${i}].probe.interval`, `expected at least 50ms, got ${p.interval}ms`);
-      if (p.window < p.interval) add(`links[${i}].probe.window`, `expected at least one interval (${p.interval}ms), got ${p.window}ms`);
-      const q = p.quality;
-      if (q) {
-        const pairs = [
-          ['maxLossPct', 'recoverLossPct'],
-          ['maxRttMs', 'recoverRttMs'],
-          ['maxJitterMs', 'recoverJitterMs'],
-        ] as const;
-        for (const [max, rec] of pairs) {
-          const mv = q[max];
-          const rv = q[rec];
-          if (rv !== undefined && mv === undefined) add(`links[${i}].probe.quality.${rec}`, `needs ${max}`);
-          if (rv !== undefined && mv !== undefined && rv > mv) add(`links[${i}].probe.quality.${rec}`, `expected at most ${max} (${mv}), got ${rv}`);
-        }
-      }
-      if (p.method === 'icmp' && p.port !== undefined) add(`links[${i}].probe.port`, 'is not used by method "icmp"');
-    }
+    if (l.probe) probeChecks(l.probe, `links[${i}].probe`, add);
     if (l.snat) {
       if (!l.masquerade) add(`links[${i}].snat`, 'needs masquerade: true (snat replaces the masquerade address)');
       const fams = l.snat.map((a) => parsePrefix(a)?.family);
       if (fams.length === 2 && fams[0] === fams[1]) add(`links[${i}].snat`, 'at most one address per family');
     }
   });
-  const tables = new Map<number, number>();
-  c.links.forEach((l, i) => {
-    const t = l.table ?? c.routing.tableBase + i + 1;
-    const prev = tables.get(t);
-    if (prev !== undefined) add(`links[${i}].table`, `table ${t} is already used by links[${prev}]`);
-    else tables.set(t, i);
-    if (t === 253 || t === 254 || t === 255 || t === 0) add(`links[${i}].table`, `table ${t} is reserved by the kernel`);
-    if (t === c.routing.tableBase) add(`links[${i}].table`, `table ${t} is routing.tableBase, the table of the default route`);
+  c.dials.forEach((d, i) => {
+    if (d.link.probe) probeChecks(d.link.probe, `dials[${i}].link.probe`, add);
+    if (d.method === 'pppoe' && !d.pppoe) add(`dials[${i}].pppoe`, 'required for method "pppoe" (username, passwordFile)');
+    if (d.method !== 'pppoe' && d.pppoe) add(`dials[${i}].pppoe`, `is only for method "pppoe" (this dial uses "${d.method}")`);
   });
-  if (c.links.length > 64) add('links', `at most 64 links, got ${c.links.length}`);
+  // Dial sessions are links from here on (appended after links[], in dial order).
+  const all = expandDials(c).links;
+  const where = (i: number): string => {
+    if (i < c.links.length) return `links[${i}]`;
+    let k = i - c.links.length;
+    for (const [j, d] of c.dials.entries()) {
+      if (k < d.sessions) return `dials[${j}] (session ${k + 1})`;
+      k -= d.sessions;
+    }
+    return `links[${i}]`;
+  };
+  const tables = new Map<number, number>();
+  all.forEach((l, i) => {
+    const t = l.table ?? c.routing.tableBase + i + 1;
+    const at = i < c.links.length ? `links[${i}].table` : where(i).replace(/ \(session \d+\)$/, '');
+    const prev = tables.get(t);
+    if (prev !== undefined) add(at, `table ${t} is already used by ${where(prev)}`);
+    else tables.set(t, i);
+    if (t === 253 || t === 254 || t === 255 || t === 0) add(at, `table ${t} is reserved by the kernel`);
+    if (t === c.routing.tableBase) add(at, `table ${t} is routing.tableBase, the table of the default route`);
+  });
+  if (all.length > 64) add(c.dials.length > 0 ? 'dials' : 'links', `at most 64 links (dial sessions included), got ${all.length}`);
   const relayMarks = c.relay?.entries.length ?? 0;
-  if (2 ** popcount(c.routing.markMask) - 1 < c.links.length + relayMarks + 1)
-    add('routing.markMask', `0x${c.routing.markMask.toString(16)} has too few bits for ${c.links.length} links${relayMarks ? ` and ${relayMarks} relay entries` : ''}`);
+  if (2 ** popcount(c.routing.markMask) - 1 < all.length + relayMarks + 1)
+    add('routing.markMask', `0x${c.routing.markMask.toString(16)} has too few bits for ${all.length} links${relayMarks ? ` and ${relayMarks} relay entries` : ''}`);
 
   for (const [name, pol] of Object.entries(c.policies)) {
     if (!pol.links && !pol.relay) add(`policies.${name}`, 'needs "links" or "relay"');
@@ -240,6 +259,28 @@ export function semanticCheck(c: Config): ConfigIssue[] {
 export function isLoopback(host: string): boolean {
   const h = host.toLowerCase().replace(/^::ffff:(?=\d+\.)/, '');
   return /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1' || h === '0:0:0:0:0:0:0:1';
+}
+
+function probeChecks(p: ProbeConfig, at: string, add: Add): void {
+  if (p.reliability > p.targets.length) add(`${at}.reliability`, `expected at most the number of targets (${p.targets.length}), got ${p.reliability}`);
+  if (p.timeout <= 0) add(`${at}.timeout`, 'expected a duration above 0');
+  if (p.interval < 50) add(`${at}.interval`, `expected at least 50ms, got ${p.interval}ms`);
+  if (p.window < p.interval) add(`${at}.window`, `expected at least one interval (${p.interval}ms), got ${p.window}ms`);
+  const q = p.quality;
+  if (q) {
+    const pairs = [
+      ['maxLossPct', 'recoverLossPct'],
+      ['maxRttMs', 'recoverRttMs'],
+      ['maxJitterMs', 'recoverJitterMs'],
+    ] as const;
+    for (const [max, rec] of pairs) {
+      const mv = q[max];
+      const rv = q[rec];
+      if (rv !== undefined && mv === undefined) add(`${at}.quality.${rec}`, `needs ${max}`);
+      if (rv !== undefined && mv !== undefined && rv > mv) add(`${at}.quality.${rec}`, `expected at most ${max} (${mv}), got ${rv}`);
+    }
+  }
+  if (p.method === 'icmp' && p.port !== undefined) add(`${at}.port`, 'is not used by method "icmp"');
 }
 
 /** The name a relay path is known by in status: its own, its link, its hop, or its position. */

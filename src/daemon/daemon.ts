@@ -24,7 +24,7 @@
  * Bad input on the control socket never reaches beyond an error reply.
  */
 import { EventEmitter } from 'node:events';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger, effectiveLevel, type Logger } from '../log.js';
@@ -48,6 +48,8 @@ import { RTPROT_WANBRAID } from '../kernel/rtnl/index.js';
 import { Balancer, type ApplyReport } from '../kernel/balancer.js';
 import { balancerMetricFamilies, type BalancerStatus, type LinkBalance } from '../kernel/balancer-status.js';
 import { startRelay, type LinkAddresses, type RelayHandle } from '../relay/relay.js';
+import { DialSupervisor } from '../dial/supervisor.js';
+import { dialMetricFamilies } from '../dial/status.js';
 import { nullNotifier, type Notifier } from './notify.js';
 import { PlanTracker, planMetricFamilies } from './plan-retry.js';
 import { probeSystem } from './preflight-probe.js';
@@ -76,6 +78,7 @@ export class Daemon extends EventEmitter {
   private health: HealthManager | undefined;
   private balancer: Balancer | undefined;
   private relay: RelayHandle | undefined;
+  private dials: DialSupervisor | undefined;
   private metrics: MetricsServer | undefined;
   private web: WebServer | undefined;
   private reloading: Promise<void> = Promise.resolve();
@@ -135,6 +138,8 @@ export class Daemon extends EventEmitter {
     this.startWatchdog();
     if (cfg.relay || cfg.forwards.length > 0) this.relay = await startRelay(cfg, { logger: this.logger, links: new Map() });
     if (this.stopped) return;
+    if (cfg.dials.length > 0) await this.startDials(cfg);
+    if (this.stopped) return;
     if (cfg.links.length > 0) await this.startBalancing(cfg);
     if (this.stopped) return;
     if (cfg.metrics) await this.startMetrics(cfg.metrics.listen);
@@ -162,6 +167,32 @@ export class Daemon extends EventEmitter {
     return true;
   }
 
+  /**
+   * The dial supervisor (src/dial/): creates the sessions' macvlans, runs their clients and
+   * redials them. A session's change (a lease, its loss) makes health look at the links again,
+   * with the lease's router as the session link's next hop, which re-plans through the usual path.
+   */
+  private async startDials(cfg: Config): Promise<void> {
+    const dials = new DialSupervisor({
+      dials: cfg.dials,
+      runDir: join(dirname(cfg.status.socket), 'dial'),
+      logger: this.logger,
+      onChange: (link, s) => {
+        if (this.stopped) return;
+        this.health?.refresh();
+        this.publish('dial', {
+          link,
+          state: s.state,
+          attempts: s.attempts,
+          address: s.lease ? `${s.lease.address}/${s.lease.prefixLen}` : null,
+          error: s.lastError ?? null,
+        });
+      },
+    });
+    this.dials = dials;
+    await dials.start();
+  }
+
   private async startBalancing(cfg: Config): Promise<void> {
     // State that must survive a crash (the sysctls found before start) lives beside the socket,
     // in systemd's RuntimeDirectory.
@@ -174,7 +205,14 @@ export class Daemon extends EventEmitter {
     if (snap.error) this.logger.warn({ err: snap.error }, 'cannot read the interfaces before probing; link tables follow once health sees them');
     else this.reportApply('start', await this.balancer.apply(cfg, snap.views));
     if (this.stopped) return;
-    const health = new HealthManager({ logger: this.logger, config: cfg, kernel: new RtnlKernelSource(), createProber, ownRouteProtocol: RTPROT_WANBRAID });
+    const health = new HealthManager({
+      logger: this.logger,
+      config: cfg,
+      kernel: new RtnlKernelSource(),
+      createProber,
+      ownRouteProtocol: RTPROT_WANBRAID,
+      leaseGateway: (link) => this.dials?.gateway(link),
+    });
     this.health = health;
     health.on('change', (view, prev) => {
       // Runs inside health's timers and rtnetlink callbacks: a failure here must not escape.
@@ -194,6 +232,10 @@ export class Daemon extends EventEmitter {
     if (this.health) {
       const h = this.health;
       m.addCollector(() => h.metrics());
+    }
+    if (this.dials) {
+      const d = this.dials;
+      m.addCollector(() => dialMetricFamilies(d.status()));
     }
     if (this.balancer) {
       const b = this.balancer;
@@ -226,6 +268,10 @@ export class Daemon extends EventEmitter {
   private readyText(planOk: boolean | undefined): string {
     const c = this.config;
     const parts = [`${c.links.length} links`];
+    if (this.dials) {
+      const d = this.dials.status();
+      parts.push(`${d.reduce((n, x) => n + x.up, 0)}/${d.reduce((n, x) => n + x.total, 0)} dial sessions up`);
+    }
     if (planOk !== undefined) parts.push(planOk ? 'plan applied' : 'plan failed, retrying');
     if (this.relay) parts.push('relay up');
     return parts.join(', ');
@@ -246,6 +292,7 @@ export class Daemon extends EventEmitter {
       });
     }
     if (this.health) this.relay?.setLinks(relayLinks(this.health.views()));
+    this.dials?.observe(view.name, view.observation);
     void this.scheduleApply(`link ${view.name}`);
   }
 
@@ -387,6 +434,10 @@ export class Daemon extends EventEmitter {
       this.logger.warn({ web: next.web?.listen }, 'web (listen, tokenFile) changed: takes effect on restart');
       next = { ...next, web: this.config.web };
     }
+    if (JSON.stringify(next.dials) !== JSON.stringify(this.config.dials)) {
+      this.refuseReload(['dials: changing dials needs a restart (every session of a changed dial would be dialled again)']);
+      return;
+    }
     if ((next.links.length > 0) !== (this.config.links.length > 0)) {
       this.refuseReload([next.links.length > 0 ? 'links: adding the first links needs a restart' : 'links: removing every link needs a restart']);
       return;
@@ -448,6 +499,8 @@ export class Daemon extends EventEmitter {
       const r = await this.balancer?.stop();
       if (r && !r.ok) throw new WanbraidError('WB_KERNEL', r.failures.join('; '));
     });
+    // After the balancer: its routes on the sessions' macvlans go with it first.
+    await step('dials', async () => this.dials?.stop());
     await step('socket', async () => this.server?.stop());
     this.logger.info('stopped');
   }
@@ -475,6 +528,7 @@ export class Daemon extends EventEmitter {
     if (this.relay) st.relay = this.relay.status();
     const wa = this.web?.address();
     if (this.web && wa) st.web = { listen: formatEndpoint({ host: wa.address, port: wa.port }), streams: this.web.streams };
+    if (this.dials) st.dials = this.dials.status();
     if (this.metrics) st.metrics = { listen: `${this.metrics.address()?.address}:${this.metrics.address()?.port}` };
     return st;
   }

@@ -8,11 +8,13 @@
  *   kept context, which is how the balancer updates elements;
  * - nexthop objects: a nexthop dump (RTM_GETNEXTHOP), which a kernel without them refuses;
  * - conntrack netlink: a ctnetlink dump filtered by a mark no link uses (read-only);
- * - native addon: loaded (a dlopen; nothing is opened).
+ * - native addon: loaded (a dlopen; nothing is opened);
+ * - dials: `ip`, dhcpcd and pppd looked up on PATH (and /usr/sbin), the PPPoE plugin under
+ *   /usr/lib/pppd, /dev/ppp, each parent with `ip link show`, each password file's mode.
  * Probes that need CAP_NET_ADMIN (the nft check, ctnetlink) report `skipped` when refused with
  * EPERM: a user checking a file without root learns nothing false. Each probe is bounded in time.
  */
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readdirSync, statSync } from 'node:fs';
 import { arch, release } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Config } from '../config/schema.js';
@@ -26,7 +28,7 @@ import { nexthop, RtnlClient } from '../kernel/rtnl/index.js';
 import { DEFAULT_ADDON_PATH, nativeAddon } from '../native/addon.js';
 import { plan } from '../plan/planner.js';
 import { exec as defaultExec } from '../util/exec.js';
-import { requirements, systemCheck, systemReport, type ProbeOutcome, type Requirement, type SystemCheck, type SystemEnv, type SystemReport } from './preflight.js';
+import { requirements, secretFileProblem, systemCheck, systemReport, type ProbeOutcome, type Requirement, type SystemCheck, type SystemEnv, type SystemReport } from './preflight.js';
 
 export interface ProbeOptions {
   /** Environment (PATH, NOTIFY_SOCKET); default process.env. */
@@ -149,6 +151,34 @@ export async function probeSystem(cfg: Config, opts: ProbeOptions = {}): Promise
           ct.close();
         }
       }
+      case 'ip':
+      case 'dhcpcd': {
+        const bin = findOnPath(req.id, `${env.PATH ?? ''}${delimiter}/usr/sbin${delimiter}/sbin`);
+        return bin ? { status: 'ok', detail: bin } : { status: 'missing', detail: `not found in PATH (${env.PATH ?? 'unset'})` };
+      }
+      case 'pppd': {
+        const bin = findOnPath('pppd', `${env.PATH ?? ''}${delimiter}/usr/sbin${delimiter}/sbin`);
+        if (!bin) return { status: 'missing', detail: `not found in PATH (${env.PATH ?? 'unset'})` };
+        const plugin = findPppoePlugin();
+        return plugin ? { status: 'ok', detail: `${bin}, ${plugin}` } : { status: 'missing', detail: `${bin} found, but no pppoe.so under /usr/lib/pppd` };
+      }
+      case 'ppp-kernel':
+        return existsSync('/dev/ppp') ? { status: 'ok', detail: '/dev/ppp exists' } : { status: 'missing', detail: 'this kernel has no PPP support: /dev/ppp does not exist (CONFIG_PPP unset or ppp_generic not loaded)' };
+      case 'dial-parent': {
+        const r = await defaultExec(['ip', '-j', 'link', 'show', 'dev', req.subject ?? ''], { allowFail: true, timeoutMs, env });
+        if (r.code === 0) return { status: 'ok', detail: 'exists' };
+        return { status: 'missing', detail: `does not exist in this network namespace (${oneLine(r.stderr || r.stdout)})` };
+      }
+      case 'dial-secret': {
+        let st;
+        try {
+          st = statSync(req.subject ?? '');
+        } catch (err) {
+          return { status: 'missing', detail: `cannot be read (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})` };
+        }
+        const why = secretFileProblem({ isFile: st.isFile(), mode: st.mode, size: st.size });
+        return why ? { status: 'missing', detail: why } : { status: 'ok', detail: 'readable by its owner only' };
+      }
       case 'native': {
         const path = opts.addonPath ?? DEFAULT_ADDON_PATH;
         try {
@@ -169,6 +199,18 @@ function countTables(json: string): number {
   } catch {
     return 0;
   }
+}
+
+/** Debian's ppp ships its plugins under /usr/lib/pppd/<version>/. */
+export function findPppoePlugin(root = '/usr/lib/pppd'): string | undefined {
+  let versions: string[];
+  try {
+    versions = readdirSync(root).sort().reverse();
+  } catch {
+    return undefined;
+  }
+  for (const v of versions) for (const f of ['pppoe.so', 'rp-pppoe.so']) if (existsSync(join(root, v, f))) return join(root, v, f);
+  return undefined;
 }
 
 function oneLine(text: string): string {

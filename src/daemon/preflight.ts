@@ -29,7 +29,7 @@
 import type { Config } from '../config/schema.js';
 import { kernelHasResilientGroups } from '../kernel/rtnl-backend.js';
 
-export const REQUIREMENT_IDS = ['nft', 'nft-table', 'libnftables', 'nexthop', 'ctnetlink', 'native'] as const;
+export const REQUIREMENT_IDS = ['nft', 'nft-table', 'libnftables', 'nexthop', 'ctnetlink', 'native', 'ip', 'dhcpcd', 'pppd', 'ppp-kernel', 'dial-parent', 'dial-secret'] as const;
 export type RequirementId = (typeof REQUIREMENT_IDS)[number];
 
 export interface Requirement {
@@ -42,6 +42,8 @@ export interface Requirement {
   remedy: string;
   /** Decided without probing (a kernel too old by its release): the probe is not run. */
   known?: ProbeOutcome;
+  /** The interface (dial-parent) or file (dial-secret) the probe looks at. */
+  subject?: string;
 }
 
 /**
@@ -126,6 +128,7 @@ export function requirements(cfg: Config, env: SystemEnv): Requirement[] {
       });
     }
   }
+  out.push(...dialRequirements(cfg, kernelPkg));
   const native: string[] = [];
   const icmp = cfg.links.filter((l) => l.probe?.method === 'icmp').map((l) => l.name);
   if (icmp.length > 0) native.push(`icmp probes (links ${icmp.join(', ')})`);
@@ -142,6 +145,47 @@ export function requirements(cfg: Config, env: SystemEnv): Requirement[] {
     });
   }
   return out;
+}
+
+/**
+ * What `dials:` needs: `ip` (iproute2) for the macvlans; dhcpcd (Debian dhcpcd-base) for DHCP
+ * sessions; pppd with its PPPoE plugin (Debian ppp) and a kernel with PPP (/dev/ppp) for PPPoE
+ * sessions; each dial's parent interface in this network namespace; each PPPoE password file,
+ * readable by root and by nobody else. A PPPoE dial on a kernel without PPP is refused at start,
+ * never half-run.
+ */
+function dialRequirements(cfg: Config, kernelPkg: string): Requirement[] {
+  if (cfg.dials.length === 0) return [];
+  const out: Requirement[] = [];
+  const all = cfg.dials.map((d, i) => `dials[${i}] (${d.name})`);
+  out.push({ id: 'ip', what: 'ip', neededBy: all, remedy: 'install the Debian package iproute2 (creates the sessions\' macvlans)' });
+  const dhcp = cfg.dials.flatMap((d, i) => (d.method === 'dhcp' ? [`dials[${i}] (${d.name}, method dhcp)`] : []));
+  if (dhcp.length > 0) out.push({ id: 'dhcpcd', what: 'dhcpcd', neededBy: dhcp, remedy: 'install the Debian package dhcpcd-base' });
+  const pppoe = cfg.dials.flatMap((d, i) => (d.method === 'pppoe' ? [`dials[${i}] (${d.name}, method pppoe)`] : []));
+  if (pppoe.length > 0) {
+    out.push({ id: 'pppd', what: 'pppd and its PPPoE plugin', neededBy: pppoe, remedy: 'install the Debian package ppp' });
+    out.push({
+      id: 'ppp-kernel',
+      what: 'kernel PPP support (/dev/ppp)',
+      neededBy: pppoe,
+      remedy: `needs a kernel with CONFIG_PPP and CONFIG_PPPOE (Debian's ${kernelPkg} has them as modules: modprobe pppoe), or use method: dhcp`,
+    });
+  }
+  cfg.dials.forEach((d, i) => {
+    out.push({ id: 'dial-parent', what: `interface ${d.parent}`, neededBy: [`dials[${i}].parent`], remedy: 'name an existing interface of this host (the WAN port or VLAN the sessions dial over)', subject: d.parent });
+    if (d.pppoe)
+      out.push({ id: 'dial-secret', what: `password file ${d.pppoe.passwordFile}`, neededBy: [`dials[${i}].pppoe.passwordFile`], remedy: `a regular file readable by root only: chmod 600 ${d.pppoe.passwordFile}`, subject: d.pppoe.passwordFile });
+  });
+  return out;
+}
+
+/** Why a password file with this stat is not acceptable, or undefined when it is. Pure. */
+export function secretFileProblem(st: { isFile: boolean; mode: number; size: number }): string | undefined {
+  if (!st.isFile) return 'is not a regular file';
+  if ((st.mode & 0o077) !== 0) return `is readable or writable by group or others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`;
+  if (st.size === 0) return 'is empty';
+  if (st.size > 4096) return `is ${st.size} bytes (a password is one line)`;
+  return undefined;
 }
 
 /** One check's outcome joined with its requirement. */

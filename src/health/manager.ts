@@ -59,6 +59,8 @@ export interface HealthManagerOptions {
   ownRouteProtocol?: number;
   /** Override the hook runner made from `config.hooks` (tests); null = no hooks. */
   hooks?: HookSink | null;
+  /** The next hop a dial session's client reported for a link (src/dial/supervisor.ts); call {@link HealthManager.refresh} when it changes. */
+  leaseGateway?: (link: string) => { ipv4?: string; ipv6?: string } | undefined;
 }
 
 export interface HealthEvents {
@@ -197,9 +199,14 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     return hooks;
   }
 
+  /** Look at every link again (a lease's next hop changed: it is not a kernel event). */
+  refresh(): void {
+    this.onKernelChange();
+  }
+
   private observe(cfg: LinkConfig, prev: LinkObservation | undefined): LinkObservation {
     const opts = this.opts.ownRouteProtocol === undefined ? {} : { ownProtocol: this.opts.ownRouteProtocol };
-    return observeLink(this.monitor.table, cfg, prev, opts);
+    return observeLink(this.monitor.table, cfg, prev, { ...opts, lease: this.opts.leaseGateway?.(cfg.name) });
   }
 
   private addLink(cfg: LinkConfig, overrides: OverrideState | undefined): LinkRunner {

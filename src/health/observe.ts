@@ -8,7 +8,8 @@
  * deprecated nor a temporary privacy address. The address chosen before is kept while it stays
  * eligible, so two equal addresses never make the link's source flip.
  *
- * Next hop per family: the configured `gateway`; else learned from the link's own default route in
+ * Next hop per family: the configured `gateway`; else the one a dial session's client reported
+ * (`lease`, from the dial supervisor); else learned from the link's own default route in
  * the main table (a single-path unicast route with this link as output interface, lowest metric
  * first, not one of wanbraid's own routes) — its gateway, or the device itself when the route has
  * none; else the device on a point-to-point link; else none.
@@ -71,6 +72,8 @@ export class KernelTable {
 export interface ObserveOptions {
   /** rtm_protocol of wanbraid's own routes: never learned as a link's gateway. */
   ownProtocol?: number;
+  /** The next hop a dial session's client reported (its lease), used when no gateway is configured. */
+  lease?: { ipv4?: string; ipv6?: string } | undefined;
 }
 
 export function observeLink(t: KernelTable, link: Pick<LinkConfig, 'interface' | 'gateway'>, prev?: LinkObservation, opts: ObserveOptions = {}): LinkObservation {
@@ -82,6 +85,8 @@ export function observeLink(t: KernelTable, link: Pick<LinkConfig, 'interface' |
     if (!a) return undefined;
     const configured = link.gateway?.[key];
     if (configured) return { address: a.address, prefixLen: a.prefixLen, gateway: configured, gatewaySource: 'config' };
+    const leased = opts.lease?.[key];
+    if (leased) return { address: a.address, prefixLen: a.prefixLen, gateway: leased, gatewaySource: 'lease' };
     const r = defaultRoute(t, kl.ifindex, family, opts.ownProtocol);
     if (r) return { address: a.address, prefixLen: a.prefixLen, gateway: r.gateway, gatewaySource: r.gateway ? 'route' : 'device' };
     return { address: a.address, prefixLen: a.prefixLen, gateway: undefined, gatewaySource: kl.pointToPoint ? 'device' : 'none' };

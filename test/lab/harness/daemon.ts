@@ -65,8 +65,9 @@ export class DaemonProcess {
    * Start the daemon in `ns` with `config` (YAML text; `@SOCKET@` is replaced by a private socket path).
    * Resolves once it logged "ready", rejects if it exits first.
    */
-  static async start(ns: string, config: string, opts: { waitReady?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<DaemonProcess> {
-    const dir = mkdtempSync(join(tmpdir(), 'wanbraid-daemon-'));
+  static async start(ns: string, config: string, opts: { waitReady?: boolean; env?: NodeJS.ProcessEnv; dir?: string } = {}): Promise<DaemonProcess> {
+    // `dir`: the private directory of an earlier daemon (a restart after a crash finds its runtime files).
+    const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'wanbraid-daemon-'));
     const socketPath = join(dir, 'run', 'wanbraid.sock');
     const configPath = join(dir, 'wanbraid.yaml');
     writeFileSync(configPath, config.replaceAll('@SOCKET@', socketPath));

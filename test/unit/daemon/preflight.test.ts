@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../../src/config/load.js';
-import { kernelPackage, problemLine, problems, requirements, systemCheck, systemReport, type SystemEnv } from '../../../src/daemon/preflight.js';
+import { kernelPackage, problemLine, problems, requirements, secretFileProblem, systemCheck, systemReport, type SystemEnv } from '../../../src/daemon/preflight.js';
 import { findOnPath } from '../../../src/daemon/preflight-probe.js';
 
 const ENV: SystemEnv = { kernelRelease: '6.1.0-13-amd64', notify: false, arch: 'x64' };
@@ -97,4 +97,22 @@ test('findOnPath: the first executable file of that name; not a directory, not a
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('dials need ip, dhcpcd or pppd with kernel PPP, their parents and private password files', () => {
+  const c = validateConfig({
+    dials: [
+      { name: 'isp', parent: 'eth1', sessions: 2, method: 'dhcp' },
+      { name: 'ppp', parent: 'eth2', sessions: 2, method: 'pppoe', pppoe: { username: 'u', passwordFile: '/etc/wanbraid/p.secret' } },
+    ],
+  });
+  const reqs = requirements(c, ENV);
+  const ids = reqs.map((r) => `${r.id}:${r.neededBy.join(',')}`);
+  for (const want of ['ip:dials[0] (isp),dials[1] (ppp)', 'dhcpcd:dials[0] (isp, method dhcp)', 'pppd:dials[1] (ppp, method pppoe)', 'ppp-kernel:dials[1] (ppp, method pppoe)', 'dial-parent:dials[0].parent', 'dial-parent:dials[1].parent', 'dial-secret:dials[1].pppoe.passwordFile'])
+    assert.ok(ids.includes(want), `${want} in ${ids.join(' | ')}`);
+  assert.equal(secretFileProblem({ isFile: true, mode: 0o100600, size: 9 }), undefined);
+  assert.equal(secretFileProblem({ isFile: true, mode: 0o100640, size: 9 }), 'is readable or writable by group or others (mode 0640)');
+  assert.equal(secretFileProblem({ isFile: true, mode: 0o100604, size: 9 }), 'is readable or writable by group or others (mode 0604)');
+  assert.equal(secretFileProblem({ isFile: false, mode: 0o40700, size: 9 }), 'is not a regular file');
+  assert.equal(secretFileProblem({ isFile: true, mode: 0o100600, size: 0 }), 'is empty');
 });
