@@ -146,6 +146,15 @@ const Probe = z.strictObject({
   /** Sliding window for RTT, loss and jitter. */
   window: duration().default(10_000),
   quality: Quality.optional(),
+  /**
+   * The passive signal: while the link carries traffic, packets out with nothing in for
+   * `passiveSilence` (at least 3× the link's RTT) make it suspect, and a burst of probes decides.
+   */
+  passive: z.boolean().default(true),
+  /** Silence that makes a busy link suspect (50 ms to 10 s). */
+  passiveSilence: duration()
+    .pipe(z.number().min(50, 'must be at least 50ms (the counters are read every 50ms)').max(10_000, 'must be at most 10s'))
+    .default(300),
 });
 
 export const DEGRADED_ACTIONS = ['keep', 'reduce', 'remove'] as const;

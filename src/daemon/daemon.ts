@@ -34,7 +34,7 @@ import { MetricsServer } from '../status/metrics-server.js';
 import { describeReason, isUsable, type LinkView } from '../model.js';
 import { version } from '../version.js';
 import { HealthManager } from '../health/manager.js';
-import { RtnlKernelSource } from '../health/rtnl-source.js';
+import { RtnlKernelSource, RtnlTrafficSource } from '../health/rtnl-source.js';
 import { createProber } from '../health/probers/index.js';
 import { statusFields, type LinkHealth } from '../health/status.js';
 import { snapshotViews } from '../health/snapshot-views.js';
@@ -165,7 +165,7 @@ export class Daemon extends EventEmitter {
     if (snap.error) this.logger.warn({ err: snap.error }, 'cannot read the interfaces before probing; link tables follow once health sees them');
     else this.reportApply('start', await this.balancer.apply(cfg, snap.views));
     if (this.stopped) return;
-    const health = new HealthManager({ logger: this.logger, config: cfg, kernel: new RtnlKernelSource(), createProber, ownRouteProtocol: RTPROT_WANBRAID });
+    const health = new HealthManager({ logger: this.logger, config: cfg, kernel: new RtnlKernelSource(), createProber, ownRouteProtocol: RTPROT_WANBRAID, traffic: new RtnlTrafficSource() });
     this.health = health;
     health.on('change', (view, prev) => {
       // Runs inside health's timers and rtnetlink callbacks: a failure here must not escape.
@@ -176,6 +176,8 @@ export class Daemon extends EventEmitter {
       }
     });
     health.on('removed', (prev) => this.publish('link', { link: prev.name, state: 'removed', prev: prev.state }));
+    // The passive signal's suspicions and their outcomes (bounded by its backoff).
+    health.on('passive', (n) => this.publish('passive', { ...n, at: new Date(n.at).toISOString() }));
     await health.start();
     void this.scheduleApply('health');
   }

@@ -32,6 +32,11 @@ export class DeadlineEstimator {
   private rttvar = 0;
   private readonly recent: number[] = [];
 
+  /** The smoothed RTT in milliseconds, undefined until the target has answered once. */
+  get smoothed(): number | undefined {
+    return this.srtt;
+  }
+
   /** Feed one answered probe's round-trip time (milliseconds). */
   observe(rttMs: number): void {
     if (!Number.isFinite(rttMs) || rttMs < 0) return;
