@@ -152,9 +152,10 @@ const Probe = z.strictObject({
    */
   passive: z.boolean().default(true),
   /** Silence that makes a busy link suspect (50 ms to 10 s). */
-  passiveSilence: duration()
-    .pipe(z.number().min(50, 'must be at least 50ms (the counters are read every 50ms)').max(10_000, 'must be at most 10s'))
-    .default(300),
+  passiveSilence: scalar('a duration from 50ms to 10s, like 300ms', (v) => {
+    const ms = parseDuration(v);
+    return ms !== undefined && ms >= 50 && ms <= 10_000 ? ms : undefined;
+  }).default(300),
 });
 
 export const DEGRADED_ACTIONS = ['keep', 'reduce', 'remove'] as const;
