@@ -166,6 +166,11 @@ export class LinkRunner {
     return !this.stopped && this.tracker.watchesTraffic;
   }
 
+  /** When the passive signal wants the next reading (a silent period's threshold), or undefined. */
+  trafficDueAt(): number | undefined {
+    return this.stopped ? undefined : this.tracker.trafficDueAt();
+  }
+
   /** One reading of the link's interface counters (passive signal). */
   traffic(c: LinkCounters): void {
     if (this.stopped) return;

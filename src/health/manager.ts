@@ -10,8 +10,9 @@
  * and overrides of every link that keeps its name (a changed interface starts over, keeping its
  * overrides); `stop()` ends timers, probers, schedules and the rtnetlink subscription.
  *
- * Passive signal: with a {@link TrafficSource}, every interface's counters are read every 50 ms
- * while some link watches its traffic and handed to the links; each suspicion and its outcome is
+ * Passive signal: with a {@link TrafficSource}, every interface's counters are read every 100 ms
+ * (and when a link's silent period is due to reach its threshold) while some link watches its
+ * traffic, and handed to the links; each suspicion and its outcome is
  * one log line and a `passive` event (rate bounded by the detector's backoff).
  *
  * Every state change is one pino line `{link, state, prev, reason}` (the typed reason with its
@@ -123,6 +124,14 @@ export class HealthManager extends EventEmitter<HealthEvents> {
         source: this.opts.traffic,
         clock: this.clock,
         wanted: () => [...this.runners.values()].some((r) => r.watchesTraffic),
+        dueAt: () => {
+          let due: number | undefined;
+          for (const r of this.runners.values()) {
+            const d = r.trafficDueAt();
+            if (d !== undefined && (due === undefined || d < due)) due = d;
+          }
+          return due;
+        },
         onSample: (counters, at) => {
           for (const r of this.runners.values()) {
             const ifindex = r.view.observation.ifindex;

@@ -9,10 +9,10 @@
  * "traffic") and multicast from `rxPackets` (rx noise that proves nothing about the upstream).
  *
  * The rule. A *silent period* begins at the first sample in which packets left and none came in.
- * Its start is the previous sample when that one saw packets come in (the last packet in arrived
- * at or before it, so the silence is never over-estimated), else half a sample period before
- * this one (traffic starting after an idle spell left somewhere in between). Any packet in ends
- * it. The link becomes suspect when a silent period
+ * When the sample before saw packets come in, the last of them arrived between that sample and
+ * the one before it, and the silence is counted from the middle of that interval (off by at most
+ * half an interval either way); after an idle spell, from half a sample period before the first
+ * packets out. Any packet in ends it. The link becomes suspect when a silent period
  *   - has lasted `threshold` = max(`silenceMs`, {@link RTT_FACTOR} × the link's RTT) × 2^backoff,
  *   - and traffic kept leaving during it: at least {@link MIN_TX_PACKETS} packets, seen in at
  *     least {@link MIN_TX_SAMPLES} samples (one batch sent just before going quiet does not count).
@@ -25,6 +25,10 @@
  * again while the pattern lasts. At most one suspicion is open at a time.
  *
  * A counter that goes backwards (interface recreated, counters reset) starts the baseline afresh.
+ *
+ * Sampling. {@link PassiveDetector.dueAt} is when the open silent period reaches the threshold:
+ * the caller reads the counters then (besides its regular period), so a suspicion is not late by
+ * up to a whole period, without reading more often while nothing is silent.
  */
 
 /** The threshold is at least this many times the link's smoothed RTT. */
@@ -86,8 +90,8 @@ interface Silence {
 
 export class PassiveDetector {
   private prev: TrafficSample | undefined;
-  /** Time of the last sample that saw packets come in. */
-  private lastRxAt: number | undefined;
+  /** The last sample that saw packets come in (`to`) and the sample before it (`from`). */
+  private lastRx: { from: number; to: number } | undefined;
   private silence: Silence | undefined;
   private open: Suspicion | undefined;
   private rxSinceSuspect = false;
@@ -125,6 +129,15 @@ export class PassiveDetector {
     return this.open !== undefined;
   }
 
+  /**
+   * Epoch milliseconds at which the current silent period reaches the threshold (read the counters
+   * then), or undefined: no silent period, or a suspicion already open.
+   */
+  dueAt(): number | undefined {
+    if (!this.silence || this.open) return undefined;
+    return this.silence.since + this.threshold();
+  }
+
   /** Packets came in since the open suspicion began (traffic resumed). */
   get resumed(): boolean {
     return this.rxSinceSuspect;
@@ -146,10 +159,11 @@ export class PassiveDetector {
     }
     if (dRx > 0) {
       this.silence = undefined;
-      this.lastRxAt = s.at;
+      this.lastRx = { from: prev.at, to: s.at };
       if (this.open) this.rxSinceSuspect = true;
     } else if (dTx > 0) {
-      this.silence ??= { since: this.lastRxAt === prev.at ? prev.at : s.at - Math.min(s.at - prev.at, this.samplePeriodMs) / 2, tx: 0, samples: 0 };
+      const since = this.lastRx?.to === prev.at ? (this.lastRx.from + this.lastRx.to) / 2 : s.at - Math.min(s.at - prev.at, this.samplePeriodMs) / 2;
+      this.silence ??= { since, tx: 0, samples: 0 };
       this.silence.tx += dTx;
       this.silence.samples++;
     }
@@ -195,7 +209,7 @@ export class PassiveDetector {
   reset(): void {
     this.active = false;
     this.prev = undefined;
-    this.lastRxAt = undefined;
+    this.lastRx = undefined;
     this.silence = undefined;
     if (this.open && this.last && this.last.outcome === undefined) this.last = { ...this.last, detail: 'dropped: link left online' };
     this.open = undefined;

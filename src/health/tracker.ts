@@ -52,8 +52,11 @@ import { QualityWindow, type WindowStats } from './window.js';
 export const BURST_ATTEMPTS = 3;
 /** Milliseconds between the burst's probes to one target. */
 export const BURST_SPACING_MS = 15;
-/** Milliseconds between two readings of the interface counters (the daemon's sampling period). */
-export const PASSIVE_SAMPLE_MS = 50;
+/**
+ * Milliseconds between two regular readings of the interface counters; besides, the counters are
+ * read when a silent period is due to reach its threshold ({@link LinkTracker.trafficDueAt}).
+ */
+export const PASSIVE_SAMPLE_MS = 100;
 
 /** A suspicion and its outcome, for logs, events and status. */
 export type PassiveEvent =
@@ -218,6 +221,11 @@ export class LinkTracker {
     const probes = this.beginBurst(s, c.at);
     this.passiveEvents.push({ kind: 'suspect', at: c.at, silenceMs: s.silenceMs, thresholdMs: s.thresholdMs, txPackets: s.txPackets, probes: probes.length * BURST_ATTEMPTS });
     return probes;
+  }
+
+  /** When the counters should be read next for this link's passive signal (a silent period's threshold), or undefined. */
+  trafficDueAt(): number | undefined {
+    return this.watchesTraffic ? this.passive.dueAt() : undefined;
   }
 
   /** Suspicions and outcomes since the last call, oldest first. */

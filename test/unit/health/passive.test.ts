@@ -37,17 +37,19 @@ test('traffic out with nothing in becomes suspect once the silence reaches the t
   const f = new Feed(new PassiveDetector(300, P));
   f.run(20, 50, 50); // busy, answered
   assert.equal(f.got.length, 0);
-  // The last packet in came at or before the last sample that saw it: silence counts from there.
+  // The last packet in came between the last two samples before the silence: counted from the middle.
   const first = f.t;
-  f.run(5, 50, 0); // samples at first .. first+200: silence up to 250 ms
+  f.run(5, 50, 0); // samples at first .. first+200: silence up to 275 ms
   assert.equal(f.got.length, 0);
-  const s = f.step(50, 0); // first+250: 300 ms
+  assert.equal(f.d.dueAt(), first - 75 + 300, 'the caller is told when to read next');
+  const s = f.step(50, 0); // first+250: 325 ms
   assert.ok(s);
   assert.equal(s.at, first + 250);
-  assert.equal(s.silenceMs, 300);
+  assert.equal(s.silenceMs, 325);
   assert.equal(s.thresholdMs, 300);
   assert.equal(s.txPackets, 300);
   assert.equal(f.d.status().state, 'suspect');
+  assert.equal(f.d.dueAt(), undefined, 'nothing is due while a suspicion is open');
   // One suspicion at a time.
   f.run(20, 50, 0);
   assert.equal(f.got.length, 1);

@@ -37,6 +37,7 @@ export class Sim {
   private seq = 0;
   private nextRound: number;
   private nextSample: number;
+  private lastSample = -Infinity;
   /** The link's interface counters at a time (packets out including probes, unicast in); none: no sampling. */
   counters: ((now: number) => { txPackets: number; rxPackets: number }) | undefined;
   readonly passive: PassiveEvent[] = [];
@@ -72,7 +73,9 @@ export class Sim {
     for (;;) {
       const deadline = this.tracker.nextWakeup();
       const ev = this.queue[0];
-      const sampleAt = this.counters ? this.nextSample : Infinity;
+      // As the daemon's sampler: every period, and when a silent period is due (at least 10 ms on).
+      const due = this.tracker.trafficDueAt();
+      const sampleAt = this.counters ? Math.min(this.nextSample, due === undefined ? Infinity : Math.max(this.lastSample + 10, due)) : Infinity;
       const nextAt = Math.min(this.nextRound, ev?.at ?? Infinity, deadline ?? Infinity, sampleAt);
       if (nextAt > until) break;
       this.now = nextAt;
@@ -80,7 +83,8 @@ export class Sim {
         this.queue.shift();
         ev.run();
       } else if (sampleAt === nextAt) {
-        this.nextSample += PASSIVE_SAMPLE_MS;
+        this.nextSample = this.now + PASSIVE_SAMPLE_MS;
+        this.lastSample = this.now;
         const c = this.counters!(this.now);
         for (const r of this.tracker.traffic({ at: this.now, ...c })) this.sendProbe(r);
         this.passive.push(...this.tracker.takePassiveEvents());
