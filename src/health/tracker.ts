@@ -34,7 +34,9 @@
  * hands in its interface counters every sample period ({@link LinkTracker.traffic}); the tracker
  * subtracts its own probes from the packets out. When the detector calls the link suspect, a
  * *burst* goes out at once: {@link BURST_ATTEMPTS} probes to every target,
- * {@link BURST_SPACING_MS} apart, each judged by its target's verdict deadline. Any answer in time
+ * {@link BURST_SPACING_MS} apart, each judged by its target's verdict deadline, or by the slowest
+ * answer the link gave in the last 5 minutes when that is longer (a link that stalls is given the
+ * time its stalls take: the burst may well have been sent into one). Any answer in time
  * clears the suspicion; so does traffic that came back in meanwhile. Only when every burst probe
  * was lost and nothing came in does the link go offline, with reason `traffic-silent`. Bursts do
  * not count as rounds (the `down`/`up` runs are the rounds' alone), but their results feed the
@@ -42,7 +44,7 @@
  */
 import type { ProbeConfig } from '../config/schema.js';
 import type { StateReason } from '../model.js';
-import { DeadlineEstimator } from './deadline.js';
+import { DeadlineEstimator, PeakWindow } from './deadline.js';
 import { PassiveDetector, type PassiveStatus, type Suspicion } from './passive.js';
 import type { ProbeResult } from './prober.js';
 import { judgeQuality } from './quality.js';
@@ -161,6 +163,8 @@ export class LinkTracker {
   /** Probes sent since start (bursts included): subtracted from the packets out. */
   private probesSent = 0;
   private txBase: { raw: number; adjusted: number } | undefined;
+  /** The slowest answers of the last 5 minutes (any target): the floor of a burst's deadlines. */
+  private readonly peaks = new PeakWindow();
   private passiveEvents: PassiveEvent[] = [];
 
   constructor(settings: TrackerSettings, kernel: KernelVerdict, now: number) {
@@ -272,6 +276,7 @@ export class LinkTracker {
       if (!res.ok) info.failed++;
       info.last = { ok: res.ok, rttMs: rtt, error: res.ok ? undefined : (res.error ?? 'failed'), at: now };
       if (rtt !== undefined) info.estimator.observe(rtt);
+      if (rtt !== undefined) this.peaks.observe(now, rtt);
     }
     this.window.add({ at: now, target, ok: res.ok, rttMs: rtt });
     if (attempt.outcome === undefined) {
@@ -480,7 +485,10 @@ export class LinkTracker {
     info.sent++;
     this.probesSent++;
     round.outstanding++;
-    t.attempts.push({ sentAt: now, deadline: now + info.estimator.deadline(p.timeout), outcome: undefined, error: undefined, expired: false });
+    let wait = info.estimator.deadline(p.timeout);
+    // A burst waits at least as long as the link's slowest recent answer (its stalls), within the timeout.
+    if (round.burst) wait = Math.min(p.timeout, Math.max(wait, this.peaks.max(now) ?? 0));
+    t.attempts.push({ sentAt: now, deadline: now + wait, outcome: undefined, error: undefined, expired: false });
     return { round: round.id, index, attempt: t.attempts.length - 1, target: t.target };
   }
 

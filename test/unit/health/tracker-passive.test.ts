@@ -172,3 +172,83 @@ test('the link leaving online ends an open suspicion; status says idle', () => {
   assert.equal(sim.tracker.passiveStatus().state, 'idle');
   assert.equal(sim.tracker.nextWakeup(), undefined, 'no burst probe or deadline left');
 });
+
+/**
+ * An lte-like link, simulated: each way 30 ± 10 ms, 2 % loss, and 200 ms stalls (everything held
+ * until the stall ends) starting at random, on average every `gapMs` each way; a LAN flow of 200
+ * packets/s whose replies go through the same delays. Probes see the same link.
+ */
+function stallingLink(seed: number, minutes: number, stallMs: number, gapMs: number, deadAfter = Infinity): Sim {
+  const rnd = prng(seed);
+  const start = 1_000_000;
+  const end = start + minutes * 60_000 + 5000;
+  const stalls = (): [number, number][] => {
+    const w: [number, number][] = [];
+    for (let t = start - Math.log(1 - rnd()) * gapMs; t < end; t += -Math.log(1 - rnd()) * gapMs) w.push([t, t + stallMs]);
+    return w;
+  };
+  const up = stalls();
+  const down = stalls();
+  const held = (w: [number, number][], t: number) => w.find(([a, b]) => t >= a && t < b)?.[1] ?? t;
+  const oneWay = (w: [number, number][], t: number) => held(w, t) - t + 30 + (rnd() * 20 - 10);
+  const rtt = (t: number) => {
+    const u = oneWay(up, t);
+    return u + oneWay(down, t + u);
+  };
+  const lost = () => rnd() < 0.02;
+  const lan: number[] = [];
+  for (let t = start; t < Math.min(end, deadAfter); t += 5) if (!lost() && !lost() && t + rtt(t) < deadAfter) lan.push(t + rtt(t));
+  lan.sort((a, b) => a - b);
+  const answers: number[] = [];
+  const sim = Sim.create({}, (_t, sentAt) => {
+    if (sentAt >= deadAfter || lost() || lost()) return 'lost';
+    const r = rtt(sentAt);
+    if (sentAt + r >= deadAfter || r >= 1000) return 'lost';
+    answers.push(sentAt + r);
+    return { rttMs: r };
+  }, 'online');
+  const upTo = (xs: number[], now: number) => {
+    let lo = 0;
+    let hi = xs.length;
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      if (xs[m]! <= now) lo = m + 1;
+      else hi = m;
+    }
+    return lo;
+  };
+  sim.counters = (now) => ({
+    txPackets: Math.floor((now - start) / 5) + upTo(sim.sent.map((s) => s.at), now),
+    rxPackets: upTo(lan, now) + answers.filter((a) => a <= now).length,
+  });
+  return sim;
+}
+
+test('an lte-like link (RTT 40-80 ms, 200 ms stalls each way every 20 s on average, 2 % loss), busy, 1 hour simulated: no false offline', () => {
+  let suspicions = 0;
+  for (let seed = 1; seed <= 6; seed++) {
+    const sim = stallingLink(seed, 10, 200, 20_000);
+    sim.runFor(10 * 60_000);
+    assert.deepEqual(sim.stateChanges().map((t) => t.state), [], `seed ${seed}`);
+    suspicions += sim.passive.filter((e) => e.kind === 'suspect').length;
+  }
+  // Harsher: stalls every 5 s each way, so back-to-back stalls (silences past the threshold) occur.
+  for (let seed = 1; seed <= 6; seed++) {
+    const sim = stallingLink(100 + seed, 10, 200, 5000);
+    sim.runFor(10 * 60_000);
+    assert.deepEqual(sim.stateChanges().map((t) => t.state), [], `harsh seed ${seed}`);
+    suspicions += sim.passive.filter((e) => e.kind === 'suspect').length;
+  }
+  assert.ok(suspicions >= 1, 'positive control: stalls did make the link suspect');
+});
+
+test('the same stalling link blackholed while busy goes offline through the passive path, its burst given the link’s slowest recent answer', () => {
+  const sim = stallingLink(7, 2, 200, 20_000, 1_000_000 + 90_000);
+  sim.runFor(2 * 60_000);
+  const off = sim.into('offline');
+  assert.equal(off.length, 1);
+  assert.equal(off[0]!.reason.kind, 'traffic-silent');
+  // Suspect after 300 ms; the burst waits for the slowest answer of the last 5 minutes (a stall, over 200 ms).
+  const d = off[0]!.at - (1_000_000 + 90_000);
+  assert.ok(d > 300 + 200 && d < 300 + PASSIVE_SAMPLE_MS / 2 + 2 * BURST_SPACING_MS + 1000, `offline after ${d} ms`);
+});
