@@ -177,7 +177,13 @@ export class Daemon extends EventEmitter {
     });
     health.on('removed', (prev) => this.publish('link', { link: prev.name, state: 'removed', prev: prev.state }));
     // The passive signal's suspicions and their outcomes (bounded by its backoff).
-    health.on('passive', (n) => this.publish('passive', { ...n, at: new Date(n.at).toISOString() }));
+    health.on('passive', (n) => {
+      try {
+        this.publish('passive', { ...n, at: new Date(n.at).toISOString() });
+      } catch (err) {
+        this.logger.error({ op: 'passive-event', link: n.link, err: errorMessage(err) }, 'publishing a passive-signal event failed');
+      }
+    });
     await health.start();
     void this.scheduleApply('health');
   }

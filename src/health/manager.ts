@@ -139,7 +139,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
             if (c && r.watchesTraffic) r.traffic({ at, txPackets: c.txPackets, rxPackets: c.rxPackets });
           }
         },
-        onError: (err) => this.logger.warn({ op: 'passive', err: errorMessage(err) }, 'cannot read the interface counters (passive signal); probe rounds still decide'),
+        onError: (err) => this.logger.warn({ op: 'passive', err: errorMessage(err) }, 'passive signal: reading or judging the interface counters failed; probe rounds still decide'),
       });
       this.sampler.start();
     }

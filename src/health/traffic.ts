@@ -36,7 +36,7 @@ export interface TrafficSamplerOptions {
   dueAt?: () => number | undefined;
   /** The counters and the time (epoch milliseconds) they were read. */
   onSample: (counters: Map<number, InterfaceCounters>, at: number) => void;
-  /** A read failed (rate-limited by the sampler). */
+  /** A read failed, or `onSample` threw (rate-limited by the sampler). */
   onError: (err: unknown) => void;
   /** Default {@link PASSIVE_SAMPLE_MS}. */
   periodMs?: number;
@@ -95,17 +95,26 @@ export class TrafficSampler {
       (counters) => {
         this.reading = false;
         if (this.stopped) return;
-        this.opts.onSample(counters, this.opts.clock.now());
+        try {
+          this.opts.onSample(counters, this.opts.clock.now());
+        } catch (err) {
+          // A bug downstream must not become an unhandled rejection (the daemon never dies from it).
+          this.failed(err);
+        }
         this.arm();
       },
       (err: unknown) => {
         this.reading = false;
         this.arm();
-        const now = this.opts.clock.now();
-        if (this.stopped || now - this.lastErrorAt < ERROR_LOG_INTERVAL_MS) return;
-        this.lastErrorAt = now;
-        this.opts.onError(err);
+        this.failed(err);
       },
     );
+  }
+
+  private failed(err: unknown): void {
+    const now = this.opts.clock.now();
+    if (this.stopped || now - this.lastErrorAt < ERROR_LOG_INTERVAL_MS) return;
+    this.lastErrorAt = now;
+    this.opts.onError(err);
   }
 }

@@ -62,3 +62,27 @@ test('one read at a time: a slow read delays the next, never overlaps', async ()
   assert.deepEqual(source.at.map((t) => t - t0), [100, 450, 800]);
   assert.deepEqual(samples.map((t) => t - t0), [350, 700]);
 });
+
+test('a failing read or a throwing consumer is reported (at most once a minute) and sampling goes on', async () => {
+  const clock = new FakeClock();
+  const source = new Source(clock);
+  const errors: unknown[] = [];
+  let calls = 0;
+  const s = new TrafficSampler({
+    source,
+    clock,
+    wanted: () => true,
+    onSample: () => {
+      calls++;
+      throw new Error('bug downstream');
+    },
+    onError: (e) => errors.push(e),
+    periodMs: 100,
+  });
+  s.start();
+  await clock.advance(120_000);
+  assert.ok(calls >= 1000, `${calls} samples`);
+  assert.equal(errors.length, 2, 'at 100 ms and 60.1 s');
+  assert.match(String(errors[0]), /bug downstream/);
+  await s.stop();
+});
