@@ -20,7 +20,7 @@ interface Ev {
   e: Record<string, unknown>;
 }
 
-class Events {
+export class Events {
   readonly list: Ev[] = [];
   private wake: (() => void) | undefined;
   private readonly ac = new AbortController();

@@ -23,6 +23,11 @@ export type StateReason =
   /** `error`: the last probe failure seen in the failing rounds (e.g. "timeout", "EHOSTUNREACH"). */
   | { kind: 'probes-failed'; rounds: number; threshold: number; error?: string }
   | { kind: 'probes-ok'; rounds: number; threshold: number }
+  /**
+   * The passive signal (health/passive.ts): packets kept leaving and nothing came in for
+   * `silenceMs` (over `thresholdMs`), and every probe of the burst that suspicion started was lost.
+   */
+  | { kind: 'traffic-silent'; silenceMs: number; thresholdMs: number; lost: number; sent: number }
   | { kind: 'quality'; metric: 'loss' | 'rtt' | 'jitter'; value: number; threshold: number }
   | { kind: 'quality-recovered'; metric: 'loss' | 'rtt' | 'jitter'; value: number; threshold: number }
   | { kind: 'carrier-lost' }
@@ -97,6 +102,8 @@ export function describeReason(r: StateReason): string {
       return `${r.rounds} probe rounds failed (down after ${r.threshold})${r.error ? `: ${r.error}` : ''}`;
     case 'probes-ok':
       return `${r.rounds} probe rounds answered (up after ${r.threshold})`;
+    case 'traffic-silent':
+      return `traffic silent for ${r.silenceMs} ms (threshold ${r.thresholdMs} ms), ${r.lost}/${r.sent} burst probes lost`;
     case 'quality':
       return `${r.metric} ${fmt(r.value, r.metric)} over ${fmt(r.threshold, r.metric)}`;
     case 'quality-recovered':

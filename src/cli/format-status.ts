@@ -29,6 +29,25 @@ interface Override {
   until?: string;
 }
 
+interface PassiveRow {
+  enabled: boolean;
+  state: 'idle' | 'watching' | 'suspect';
+  thresholdMs: number;
+  backoff: number;
+  suspicions: number;
+  confirmed: number;
+  cleared: number;
+  last?: { at: string; silenceMs: number; outcome?: string; detail?: string };
+}
+
+/** "3 suspicions (1 confirmed, 2 cleared), threshold 600 ms; last 2m ago: silent 320 ms, confirmed (6/6 burst probes lost)". */
+export function passiveText(p: PassiveRow, now: number): string {
+  const head = `${p.suspicions} suspicion${p.suspicions === 1 ? '' : 's'} (${p.confirmed} confirmed, ${p.cleared} cleared)${p.state === 'suspect' ? ', suspect now' : ''}, threshold ${p.thresholdMs} ms`;
+  if (!p.last) return head;
+  const outcome = p.last.outcome ?? (p.state === 'suspect' ? 'burst in flight' : 'undecided');
+  return `${head}; last ${ago(now - Date.parse(p.last.at))} ago: silent ${p.last.silenceMs} ms, ${outcome}${p.last.detail ? ` (${p.last.detail})` : ''}`;
+}
+
 function stateText(l: LinkStatus, now: number): string {
   const o = l.override as Override | undefined;
   if (!o) return l.state;
@@ -102,6 +121,12 @@ export function formatStatus(st: StatusObject, now: number, opts: FormatOptions 
       ((l.targets as TargetRow[] | undefined) ?? []).filter((t) => t.last && !t.last.ok).map((t) => `  ${l.name} ${t.target}: ${t.last?.error ?? 'no answer'}`),
     );
     if (failing.length > 0) out.push('', 'failing targets:', ...failing);
+    // The passive signal, for links that have been suspect at least once.
+    const passive = st.links.flatMap((l) => {
+      const p = l.passive as PassiveRow | undefined;
+      return p && (p.suspicions > 0 || p.state === 'suspect') ? [`  ${l.name}: ${passiveText(p, now)}`] : [];
+    });
+    if (passive.length > 0) out.push('', 'passive signal (traffic out, nothing in):', ...passive);
   }
   const bal = st.balancer as { lastApply?: { at: string; ok: boolean; durationMs: number; failures: string[] }; warnings: string[] } | undefined;
   const plan = st.plan as PlanStatus | undefined;

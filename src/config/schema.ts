@@ -153,6 +153,16 @@ const Probe = z.strictObject({
   /** Sliding window for RTT, loss and jitter. */
   window: duration().default(10_000),
   quality: Quality.optional(),
+  /**
+   * The passive signal: while the link carries traffic, packets out with nothing in for
+   * `passiveSilence` (at least 3× the link's RTT) make it suspect, and a burst of probes decides.
+   */
+  passive: z.boolean().default(true),
+  /** Silence that makes a busy link suspect (50 ms to 10 s). */
+  passiveSilence: scalar('a duration from 50ms to 10s, like 300ms', (v) => {
+    const ms = parseDuration(v);
+    return ms !== undefined && ms >= 50 && ms <= 10_000 ? ms : undefined;
+  }).default(300),
 });
 
 export const DEGRADED_ACTIONS = ['keep', 'reduce', 'remove'] as const;

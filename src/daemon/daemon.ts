@@ -40,7 +40,7 @@ import type { LinkInput } from '../web/history.js';
 import { describeReason, isUsable, type LinkView } from '../model.js';
 import { version } from '../version.js';
 import { HealthManager } from '../health/manager.js';
-import { RtnlKernelSource } from '../health/rtnl-source.js';
+import { RtnlKernelSource, RtnlTrafficSource } from '../health/rtnl-source.js';
 import { createProber } from '../health/probers/index.js';
 import { statusFields, type LinkHealth } from '../health/status.js';
 import { snapshotViews } from '../health/snapshot-views.js';
@@ -212,6 +212,7 @@ export class Daemon extends EventEmitter {
       createProber,
       ownRouteProtocol: RTPROT_WANBRAID,
       leaseGateway: (link) => this.dials?.gateway(link),
+      traffic: new RtnlTrafficSource(),
     });
     this.health = health;
     health.on('change', (view, prev) => {
@@ -223,6 +224,14 @@ export class Daemon extends EventEmitter {
       }
     });
     health.on('removed', (prev) => this.publish('link', { link: prev.name, state: 'removed', prev: prev.state }));
+    // The passive signal's suspicions and their outcomes (bounded by its backoff).
+    health.on('passive', (n) => {
+      try {
+        this.publish('passive', { ...n, at: new Date(n.at).toISOString() });
+      } catch (err) {
+        this.logger.error({ op: 'passive-event', link: n.link, err: errorMessage(err) }, 'publishing a passive-signal event failed');
+      }
+    });
     await health.start();
     void this.scheduleApply('health');
   }

@@ -32,6 +32,11 @@ export class DeadlineEstimator {
   private rttvar = 0;
   private readonly recent: number[] = [];
 
+  /** The smoothed RTT in milliseconds, undefined until the target has answered once. */
+  get smoothed(): number | undefined {
+    return this.srtt;
+  }
+
   /** Feed one answered probe's round-trip time (milliseconds). */
   observe(rttMs: number): void {
     if (!Number.isFinite(rttMs) || rttMs < 0) return;
@@ -63,5 +68,32 @@ export class DeadlineEstimator {
     const rto = this.srtt + 4 * this.rttvar;
     const spike = 2 * Math.max(...this.recent);
     return Math.min(timeoutMs, Math.max(MIN_DEADLINE_MS, rto, spike));
+  }
+}
+
+/** How long a link's slowest answer is remembered for its bursts' deadlines (milliseconds). */
+export const PEAK_MEMORY_MS = 300_000;
+
+/**
+ * The highest value seen over the last `memoryMs` (a monotonic deque: amortised O(1) per value,
+ * at most one entry per value still able to be the maximum). Used for the slowest probe answer a
+ * link gave recently: a burst (tracker.ts) waits at least that long, so a link that is known to
+ * stall (LTE, Wi-Fi) is not called dead by a burst sent into one of its stalls. Pure.
+ */
+export class PeakWindow {
+  private readonly q: { at: number; v: number }[] = [];
+
+  constructor(private readonly memoryMs = PEAK_MEMORY_MS) {}
+
+  observe(at: number, v: number): void {
+    if (!Number.isFinite(v)) return;
+    while (this.q.length > 0 && this.q[this.q.length - 1]!.v <= v) this.q.pop();
+    this.q.push({ at, v });
+  }
+
+  /** The highest value seen since `now - memoryMs`, or undefined. */
+  max(now: number): number | undefined {
+    while (this.q.length > 0 && this.q[0]!.at < now - this.memoryMs) this.q.shift();
+    return this.q[0]?.v;
   }
 }

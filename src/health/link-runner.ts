@@ -15,6 +15,9 @@
  *   while the kernel says the link is usable. When an override starts or ends, the change carries
  *   the override's reason (operator / schedule) until health itself changes again.
  *
+ * - Passive signal: the manager hands in the interface counters (`traffic`); a suspicion's burst
+ *   is sent at once through the link's prober, and each suspicion and outcome goes to `onPassive`.
+ *
  * Every change of the view (state, reason, weight, observation) goes to `onChange(view, prev)`.
  */
 import type { LinkConfig, ProbeConfig } from '../config/schema.js';
@@ -26,13 +29,16 @@ import { kernelVerdict, usableFamilies } from './observe.js';
 import { NO_OVERRIDE, activeOverride, type ActiveOverride, type OverrideState } from './overrides.js';
 import type { ProbeResult, Prober, ProberFactory, ProbeSource } from './prober.js';
 import { effectiveWeight } from './quality.js';
-import { LinkTracker, type KernelVerdict, type ProbeRequest, type TargetStatus } from './tracker.js';
+import { LinkTracker, type KernelVerdict, type LinkCounters, type PassiveEvent, type ProbeRequest, type TargetStatus } from './tracker.js';
+import type { PassiveStatus } from './passive.js';
 import type { WindowStats } from './window.js';
 
 export interface LinkRunnerDeps {
   clock: Clock;
   createProber: ProberFactory;
   onChange: (view: LinkView, prev: LinkView) => void;
+  /** A suspicion of the passive signal, or its outcome. */
+  onPassive?: (e: PassiveEvent) => void;
   /** A prober that could not be created or closed: logged by the manager. */
   onError: (op: string, err: unknown) => void;
 }
@@ -151,6 +157,35 @@ export class LinkRunner {
     return this.tracker.targets();
   }
 
+  passive(): PassiveStatus & { enabled: boolean } {
+    return this.tracker.passiveStatus();
+  }
+
+  /** True while the passive signal wants the link's counters (online or degraded, passive on). */
+  get watchesTraffic(): boolean {
+    return !this.stopped && this.tracker.watchesTraffic;
+  }
+
+  /** When the passive signal wants the next reading (a silent period's threshold), or undefined. */
+  trafficDueAt(): number | undefined {
+    return this.stopped ? undefined : this.tracker.trafficDueAt();
+  }
+
+  /** One reading of the link's interface counters (passive signal). */
+  traffic(c: LinkCounters): void {
+    if (this.stopped) return;
+    const reqs = this.tracker.traffic(c);
+    const probe = this.cfg.probe;
+    if (probe) for (const r of reqs) this.send(probe, r);
+    this.flushPassive();
+    if (reqs.length > 0) this.armWakeup();
+  }
+
+  private flushPassive(): void {
+    const evs = this.tracker.takePassiveEvents();
+    if (this.deps.onPassive) for (const e of evs) this.deps.onPassive(e);
+  }
+
   // -------------------------------------------------------------------------------------------
 
   private source(): ProbeSource {
@@ -237,6 +272,7 @@ export class LinkRunner {
     if (this.stopped) return;
     const now = this.deps.clock.now();
     this.tracker.result(req, r, now);
+    this.flushPassive();
     this.armWakeup();
     this.refresh(now);
   }
@@ -253,6 +289,7 @@ export class LinkRunner {
       const { probes } = this.tracker.poll(now);
       const probe = this.cfg.probe;
       if (probe) for (const r of probes) this.send(probe, r);
+      this.flushPassive();
       this.armWakeup();
       this.refresh(now);
     }, at - this.deps.clock.now());

@@ -10,6 +10,11 @@
  * and overrides of every link that keeps its name (a changed interface starts over, keeping its
  * overrides); `stop()` ends timers, probers, schedules and the rtnetlink subscription.
  *
+ * Passive signal: with a {@link TrafficSource}, every interface's counters are read every 100 ms
+ * (and when a link's silent period is due to reach its threshold) while some link watches its
+ * traffic, and handed to the links; each suspicion and its outcome is
+ * one log line and a `passive` event (rate bounded by the detector's backoff).
+ *
  * Every state change is one pino line `{link, state, prev, reason}` (the typed reason with its
  * measured value and threshold) and runs the hooks; addressing changes are logged with the new
  * source addresses and next hops. Not re-entrant across awaits: call `reload` and `override` from
@@ -42,6 +47,8 @@ import {
 import type { ProberFactory } from './prober.js';
 import { CronScheduleDriver, scheduleKey, scheduleSpecs, type ScheduleDriver, type ScheduleSpec } from './schedules.js';
 import type { HealthStatus, LinkHealth } from './status.js';
+import type { PassiveEvent } from './tracker.js';
+import { TrafficSampler, type TrafficSource } from './traffic.js';
 
 export interface HealthManagerOptions {
   logger: Logger;
@@ -61,13 +68,20 @@ export interface HealthManagerOptions {
   hooks?: HookSink | null;
   /** The next hop a dial session's client reported for a link (src/dial/supervisor.ts); call {@link HealthManager.refresh} when it changes. */
   leaseGateway?: (link: string) => { ipv4?: string; ipv6?: string } | undefined;
+  /** Interface counters for the passive signal (rtnl-source.ts RtnlTrafficSource); absent = no passive signal. */
+  traffic?: TrafficSource;
 }
+
+/** A suspicion or its outcome on one link. */
+export type PassiveNotice = PassiveEvent & { link: string };
 
 export interface HealthEvents {
   /** A link's view changed; `prev` is undefined when the link was just added (start, reload). */
   change: [view: LinkView, prev: LinkView | undefined];
   /** A link left the configuration on reload. */
   removed: [prev: LinkView];
+  /** The passive signal made a link suspect, or a burst decided a suspicion. */
+  passive: [notice: PassiveNotice];
 }
 
 export class HealthManager extends EventEmitter<HealthEvents> {
@@ -82,6 +96,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   private hooks: HookSink | null;
   private readonly hooksInjected: boolean;
   private expiryTimer: TimerHandle | undefined;
+  private sampler: TrafficSampler | undefined;
   private started = false;
   private stopped = false;
 
@@ -106,6 +121,30 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     for (const l of this.config.links) this.addLink(l, undefined);
     this.armSchedules(new Set());
     for (const r of this.runners.values()) r.start();
+    if (this.opts.traffic) {
+      this.sampler = new TrafficSampler({
+        source: this.opts.traffic,
+        clock: this.clock,
+        wanted: () => [...this.runners.values()].some((r) => r.watchesTraffic),
+        dueAt: () => {
+          let due: number | undefined;
+          for (const r of this.runners.values()) {
+            const d = r.trafficDueAt();
+            if (d !== undefined && (due === undefined || d < due)) due = d;
+          }
+          return due;
+        },
+        onSample: (counters, at) => {
+          for (const r of this.runners.values()) {
+            const ifindex = r.view.observation.ifindex;
+            const c = ifindex === undefined ? undefined : counters.get(ifindex);
+            if (c && r.watchesTraffic) r.traffic({ at, txPackets: c.txPackets, rxPackets: c.rxPackets });
+          }
+        },
+        onError: (err) => this.logger.warn({ op: 'passive', err: errorMessage(err) }, 'passive signal: reading or judging the interface counters failed; probe rounds still decide'),
+      });
+      this.sampler.start();
+    }
   }
 
   async stop(): Promise<void> {
@@ -114,6 +153,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     this.driver.disarm();
     this.clock.clearTimer(this.expiryTimer);
     for (const r of this.runners.values()) r.stop();
+    await this.sampler?.stop();
     await this.monitor.stop();
   }
 
@@ -217,6 +257,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
         clock: this.clock,
         createProber: this.opts.createProber,
         onChange: (view, prev) => this.onViewChange(view, prev),
+        onPassive: (e) => this.onPassive(cfg.name, e),
         onError: (op, err) => this.logger.error({ link: cfg.name, op, err: errorMessage(err) }, `${op} failed`),
       },
       overrides,
@@ -234,6 +275,21 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       const obs = this.observe(r.config, r.view.observation);
       if (!sameObservation(r.view.observation, obs)) r.setObservation(obs);
     }
+  }
+
+  private onPassive(link: string, e: PassiveEvent): void {
+    switch (e.kind) {
+      case 'suspect':
+        this.logger.info({ link, op: 'passive', phase: 'suspect', silenceMs: e.silenceMs, thresholdMs: e.thresholdMs, txPackets: e.txPackets, probes: e.probes }, `link suspect: ${e.txPackets} packets out and nothing in for ${e.silenceMs} ms (threshold ${e.thresholdMs} ms); burst of ${e.probes} probes`);
+        break;
+      case 'cleared':
+        this.logger.info({ link, op: 'passive', phase: 'cleared', silenceMs: e.silenceMs, by: e.by, answered: e.answered, sent: e.sent, backoff: e.backoff }, `suspicion cleared: ${e.by === 'probes' ? `${e.answered} targets answered the burst` : 'traffic came back'} (threshold now ×${2 ** e.backoff})`);
+        break;
+      case 'confirmed':
+        this.logger.info({ link, op: 'passive', phase: 'confirmed', silenceMs: e.silenceMs, lost: e.lost, sent: e.sent }, `suspicion confirmed: ${e.lost}/${e.sent} burst probes lost`);
+        break;
+    }
+    this.emit('passive', { link, ...e });
   }
 
   private onViewChange(view: LinkView, prev: LinkView): void {
@@ -340,6 +396,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       lossPct: st.lossPct,
       jitterMs: st.jitterMs,
       targets: r.targets(),
+      passive: r.passive(),
       override: r.activeOverride(),
       schedules: this.specs
         .filter((s) => s.link === v.name)

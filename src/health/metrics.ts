@@ -9,7 +9,9 @@
  *   the quality window (left out while unknown);
  * - `wanbraid_link_last_change_timestamp_seconds`: when the state last changed;
  * - `wanbraid_link_transitions_total{link}`: state changes;
- * - `wanbraid_probes_sent_total{link,target}`, `wanbraid_probes_failed_total{link,target}`.
+ * - `wanbraid_probes_sent_total{link,target}`, `wanbraid_probes_failed_total{link,target}`;
+ * - `wanbraid_link_suspicions_total{link}`, `wanbraid_link_suspicions_confirmed_total{link}`,
+ *   `wanbraid_link_suspicions_cleared_total{link}`: the passive signal's suspicions and outcomes.
  */
 import { LINK_STATES, isUsable } from '../model.js';
 import type { MetricFamily, MetricSample } from '../status/metrics.js';
@@ -38,6 +40,9 @@ export function healthMetricFamilies(links: readonly LinkHealth[]): MetricFamily
     { name: 'wanbraid_link_last_change_timestamp_seconds', help: 'Unix time of the last state change.', type: 'gauge', samples: per((l) => l.since / 1000) },
     { name: 'wanbraid_link_transitions_total', help: 'State changes of the link.', type: 'counter', samples: per((l) => l.transitions) },
     { name: 'wanbraid_probes_sent_total', help: 'Probes sent.', type: 'counter', samples: perTarget((t) => t.sent) },
+    { name: 'wanbraid_link_suspicions_total', help: 'Times the passive signal made the link suspect (traffic out, nothing in).', type: 'counter', samples: per((l) => l.passive.suspicions) },
+    { name: 'wanbraid_link_suspicions_confirmed_total', help: 'Suspicions confirmed by a lost burst of probes (the link went offline).', type: 'counter', samples: per((l) => l.passive.confirmed) },
+    { name: 'wanbraid_link_suspicions_cleared_total', help: 'Suspicions cleared by an answered burst or returning traffic.', type: 'counter', samples: per((l) => l.passive.cleared) },
     { name: 'wanbraid_probes_failed_total', help: 'Probes not answered within the timeout, or failed.', type: 'counter', samples: perTarget((t) => t.failed) },
   ];
 }

@@ -15,6 +15,7 @@ import {
   RtnlMonitor,
   address,
   link,
+  linkStats,
   route,
   type Address,
   type Link,
@@ -23,6 +24,7 @@ import {
 } from '../kernel/rtnl/index.js';
 import { KernelError } from '../errors.js';
 import type { KernelAddress, KernelEvent, KernelLink, KernelRoute, KernelSnapshot, KernelSource } from './kernel.js';
+import type { InterfaceCounters, TrafficSource } from './traffic.js';
 
 export class RtnlKernelSource implements KernelSource {
   private client: RtnlClient | undefined;
@@ -50,6 +52,26 @@ export class RtnlKernelSource implements KernelSource {
     this.monitor?.close();
     this.client?.close();
     this.monitor = undefined;
+    this.client = undefined;
+  }
+}
+
+/**
+ * The real {@link TrafficSource}: one RTM_GETSTATS dump (IFLA_STATS_LINK_64) per read, on a
+ * socket of its own kept open; received packets are counted less multicast.
+ */
+export class RtnlTrafficSource implements TrafficSource {
+  private client: RtnlClient | undefined;
+
+  async read(): Promise<Map<number, InterfaceCounters>> {
+    this.client ??= RtnlClient.open({ timeoutMs: 2000, recvBufferBytes: 1 << 20 });
+    const out = new Map<number, InterfaceCounters>();
+    for (const s of await linkStats.list(this.client)) out.set(s.ifindex, { txPackets: s.txPackets, rxPackets: s.rxPackets - s.multicast });
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.client?.close();
     this.client = undefined;
   }
 }

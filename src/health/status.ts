@@ -8,6 +8,7 @@
 import type { LinkState, LinkView, StateReason } from '../model.js';
 import type { ActiveOverride, OverrideAction } from './overrides.js';
 import type { HealthState, TargetStatus } from './tracker.js';
+import type { PassiveStatus } from './passive.js';
 
 export interface ScheduleStatus {
   name: string;
@@ -45,6 +46,8 @@ export interface LinkHealth {
   lossPct: number | undefined;
   jitterMs: number | undefined;
   targets: TargetStatus[];
+  /** The passive signal: whether on, its state and threshold now, suspicions and their outcomes. */
+  passive: PassiveStatus & { enabled: boolean };
   override: ActiveOverride | undefined;
   schedules: ScheduleStatus[];
   observation: LinkView['observation'];
@@ -79,6 +82,16 @@ export function statusFields(h: LinkHealth): Record<string, unknown> {
       failed: t.failed,
       last: t.last && { ok: t.last.ok, rttMs: round1(t.last.rttMs), error: t.last.error, at: iso(t.last.at) },
     })),
+    passive: {
+      enabled: h.passive.enabled,
+      state: h.passive.state,
+      thresholdMs: h.passive.thresholdMs,
+      backoff: h.passive.backoff,
+      suspicions: h.passive.suspicions,
+      confirmed: h.passive.confirmed,
+      cleared: h.passive.cleared,
+      last: h.passive.last && { ...h.passive.last, at: iso(h.passive.last.at) },
+    },
     override: h.override && {
       action: h.override.action,
       source: h.override.source.kind === 'operator' ? 'operator' : `schedule ${h.override.source.schedule}`,

@@ -29,13 +29,50 @@
  * it is probing again (then online after `up` good rounds) when the kernel says it is usable. A
  * link without probes follows the kernel alone: online when usable, offline otherwise.
  * `disabled` and forced-up are not health states: overrides.ts puts them on top.
+ *
+ * Passive signal (`probe.passive`, passive.ts). While the link is online or degraded, the caller
+ * hands in its interface counters every sample period ({@link LinkTracker.traffic}); the tracker
+ * subtracts its own probes from the packets out. When the detector calls the link suspect, a
+ * *burst* goes out at once: {@link BURST_ATTEMPTS} probes to every target,
+ * {@link BURST_SPACING_MS} apart, each judged by its target's verdict deadline, or by the slowest
+ * answer the link gave in the last 5 minutes when that is longer (a link that stalls is given the
+ * time its stalls take: the burst may well have been sent into one). Any answer in time
+ * clears the suspicion; so does traffic that came back in meanwhile. Only when every burst probe
+ * was lost and nothing came in does the link go offline, with reason `traffic-silent`. Bursts do
+ * not count as rounds (the `down`/`up` runs are the rounds' alone), but their results feed the
+ * quality window and the targets' RTT estimates like any probe.
  */
 import type { ProbeConfig } from '../config/schema.js';
 import type { StateReason } from '../model.js';
-import { DeadlineEstimator } from './deadline.js';
+import { DeadlineEstimator, PeakWindow } from './deadline.js';
+import { PassiveDetector, type PassiveStatus, type Suspicion } from './passive.js';
 import type { ProbeResult } from './prober.js';
 import { judgeQuality } from './quality.js';
 import { QualityWindow, type WindowStats } from './window.js';
+
+/** Probes per target in a suspicion's burst. */
+export const BURST_ATTEMPTS = 3;
+/** Milliseconds between the burst's probes to one target. */
+export const BURST_SPACING_MS = 15;
+/**
+ * Milliseconds between two regular readings of the interface counters; besides, the counters are
+ * read when a silent period is due to reach its threshold ({@link LinkTracker.trafficDueAt}).
+ */
+export const PASSIVE_SAMPLE_MS = 100;
+
+/** A suspicion and its outcome, for logs, events and status. */
+export type PassiveEvent =
+  | { kind: 'suspect'; at: number; silenceMs: number; thresholdMs: number; txPackets: number; probes: number }
+  | { kind: 'cleared'; at: number; silenceMs: number; by: 'probes' | 'traffic'; answered: number; sent: number; backoff: number }
+  | { kind: 'confirmed'; at: number; silenceMs: number; lost: number; sent: number };
+
+/** The interface counters as read (cumulative, packets): tx all packets out, rx unicast packets in. */
+export interface LinkCounters {
+  /** Epoch milliseconds of the reading. */
+  at: number;
+  txPackets: number;
+  rxPackets: number;
+}
 
 /** The states health itself decides; `disabled` comes from an override. */
 export type HealthState = 'probing' | 'online' | 'degraded' | 'offline';
@@ -97,6 +134,8 @@ interface Round {
   start: number;
   targets: RoundTarget[];
   outstanding: number;
+  /** A suspicion's burst: `retryAt` is then the next burst probe's time, `left` how many remain. */
+  burst?: { suspicion: Suspicion; left: number[] };
 }
 
 interface TargetInfo extends TargetStatus {
@@ -118,9 +157,19 @@ export class LinkTracker {
   private readonly inflight = new Map<number, Round>();
   private readonly window: QualityWindow;
   private targetInfo = new Map<string, TargetInfo>();
+  private readonly passive: PassiveDetector;
+  /** The undecided burst, if any. */
+  private burst: Round | undefined;
+  /** Probes sent since start (bursts included): subtracted from the packets out. */
+  private probesSent = 0;
+  private txBase: { raw: number; adjusted: number } | undefined;
+  /** The slowest answers of the last 5 minutes (any target): the floor of a burst's deadlines. */
+  private readonly peaks = new PeakWindow();
+  private passiveEvents: PassiveEvent[] = [];
 
   constructor(settings: TrackerSettings, kernel: KernelVerdict, now: number) {
     this.settings = settings;
+    this.passive = new PassiveDetector(settings.probe?.passiveSilence ?? 300, PASSIVE_SAMPLE_MS);
     this.kernelUsable = kernel.usable;
     this.window = new QualityWindow(settings.probe?.window ?? 10_000);
     this.syncTargets();
@@ -152,6 +201,48 @@ export class LinkTracker {
     return this.kernelUsable && this.settings.probe !== undefined;
   }
 
+  /** The passive signal is judged now: configured, probed, usable, online or degraded. */
+  get watchesTraffic(): boolean {
+    return this.settings.probe?.passive === true && this.kernelUsable && (this.stateValue === 'online' || this.stateValue === 'degraded');
+  }
+
+  /**
+   * One reading of the link's interface counters: the burst to send at once when the link just
+   * became suspect (see {@link PassiveEvent}s from {@link takePassiveEvents}), else nothing.
+   */
+  traffic(c: LinkCounters): ProbeRequest[] {
+    if (!this.watchesTraffic) {
+      if (!this.burst) this.resetPassive();
+      return [];
+    }
+    // Packets out less our own probes, kept monotonic (a probe is counted a moment before its
+    // packet leaves); a raw counter that goes backwards is handed on so the detector re-baselines.
+    const adj = c.txPackets - this.probesSent;
+    if (!this.txBase || c.txPackets < this.txBase.raw) this.txBase = { raw: c.txPackets, adjusted: adj };
+    else this.txBase = { raw: c.txPackets, adjusted: Math.max(this.txBase.adjusted, adj) };
+    const s = this.passive.sample({ at: c.at, txPackets: this.txBase.adjusted, rxPackets: c.rxPackets, rttMs: this.linkRtt() });
+    if (!s) return [];
+    const probes = this.beginBurst(s, c.at);
+    this.passiveEvents.push({ kind: 'suspect', at: c.at, silenceMs: s.silenceMs, thresholdMs: s.thresholdMs, txPackets: s.txPackets, probes: probes.length * BURST_ATTEMPTS });
+    return probes;
+  }
+
+  /** When the counters should be read next for this link's passive signal (a silent period's threshold), or undefined. */
+  trafficDueAt(): number | undefined {
+    return this.watchesTraffic ? this.passive.dueAt() : undefined;
+  }
+
+  /** Suspicions and outcomes since the last call, oldest first. */
+  takePassiveEvents(): PassiveEvent[] {
+    const out = this.passiveEvents;
+    this.passiveEvents = [];
+    return out;
+  }
+
+  passiveStatus(): PassiveStatus & { enabled: boolean } {
+    return { enabled: this.settings.probe?.passive === true, ...this.passive.status() };
+  }
+
   /** Start a round now: the probes to send, or undefined when the link is not probed now. */
   beginRound(now: number): ProbeRequest[] | undefined {
     const p = this.settings.probe;
@@ -177,7 +268,7 @@ export class LinkTracker {
     const round = this.inflight.get(req.round);
     const attempt = round?.targets[req.index]?.attempts[req.attempt];
     if (!round || !attempt) return [];
-    if (--round.outstanding <= 0 && !this.unjudged.includes(round)) this.inflight.delete(req.round);
+    if (--round.outstanding <= 0 && !this.unjudged.includes(round) && round !== this.burst) this.inflight.delete(req.round);
     const target = round.targets[req.index]!.target;
     const info = this.targetInfo.get(target);
     const rtt = res.ok ? (res.rttMs ?? now - attempt.sentAt) : undefined;
@@ -185,6 +276,7 @@ export class LinkTracker {
       if (!res.ok) info.failed++;
       info.last = { ok: res.ok, rttMs: rtt, error: res.ok ? undefined : (res.error ?? 'failed'), at: now };
       if (rtt !== undefined) info.estimator.observe(rtt);
+      if (rtt !== undefined) this.peaks.observe(now, rtt);
     }
     this.window.add({ at: now, target, ok: res.ok, rttMs: rtt });
     if (attempt.outcome === undefined) {
@@ -211,6 +303,17 @@ export class LinkTracker {
         probes.push(this.send(round, index, now));
       });
     }
+    const b = this.burst;
+    if (b) {
+      for (const t of b.targets) for (const a of t.attempts) if (a.outcome === undefined && now >= a.deadline) a.expired = true;
+      const answered = b.targets.some((t) => t.attempts.some((a) => a.outcome === 'on-time'));
+      b.targets.forEach((t, index) => {
+        if (answered || t.retryAt === undefined || t.retryAt > now) return;
+        probes.push(this.send(b, index, now));
+        const left = --b.burst!.left[index]!;
+        t.retryAt = left > 0 ? now + BURST_SPACING_MS : undefined;
+      });
+    }
     return { probes, transitions: this.judge(now) };
   }
 
@@ -228,6 +331,10 @@ export class LinkTracker {
         if (i === 0) for (const a of t.attempts) if (a.outcome === undefined && !a.expired) at(a.deadline);
       }
     });
+    for (const t of this.burst?.targets ?? []) {
+      if (t.retryAt !== undefined) at(t.retryAt);
+      for (const a of t.attempts) if (a.outcome === undefined && !a.expired) at(a.deadline);
+    }
     return next;
   }
 
@@ -255,6 +362,8 @@ export class LinkTracker {
     const had = this.settings.probe !== undefined;
     this.settings = settings;
     this.dropRounds();
+    this.passive.setSilence(settings.probe?.passiveSilence ?? 300);
+    this.resetPassive();
     this.window.setLength(settings.probe?.window ?? 10_000);
     this.syncTargets();
     if (!this.kernelUsable) return [];
@@ -271,6 +380,11 @@ export class LinkTracker {
   dropRounds(): void {
     this.unjudged = [];
     this.inflight.clear();
+    // A suspicion without its burst cannot be decided: forget it (the next samples judge afresh).
+    if (this.burst) {
+      this.burst = undefined;
+      this.resetPassive();
+    }
   }
 
   stats(now: number): WindowStats {
@@ -293,6 +407,63 @@ export class LinkTracker {
     this.targetInfo = next;
   }
 
+  private resetPassive(): void {
+    this.passive.reset();
+    this.txBase = undefined;
+  }
+
+  /** The link's RTT for the passive threshold: the highest smoothed RTT of its targets. */
+  private linkRtt(): number | undefined {
+    let rtt: number | undefined;
+    for (const t of this.targetInfo.values()) {
+      const s = t.estimator.smoothed;
+      if (s !== undefined && (rtt === undefined || s > rtt)) rtt = s;
+    }
+    return rtt;
+  }
+
+  private beginBurst(s: Suspicion, now: number): ProbeRequest[] {
+    const p = this.settings.probe!;
+    const round: Round = { id: this.nextRoundId++, start: now, targets: [], outstanding: 0, burst: { suspicion: s, left: [] } };
+    const out: ProbeRequest[] = [];
+    p.targets.forEach((target, index) => {
+      round.targets.push({ target, attempts: [], retryAt: BURST_ATTEMPTS > 1 ? now + BURST_SPACING_MS : undefined });
+      round.burst!.left.push(BURST_ATTEMPTS - 1);
+      out.push(this.send(round, index, now));
+    });
+    this.burst = round;
+    this.inflight.set(round.id, round);
+    return out;
+  }
+
+  /** The open burst's verdict, once certain: any answer in time clears; all lost confirms unless traffic came back. */
+  private judgeBurst(now: number): HealthTransition[] {
+    const b = this.burst;
+    if (!b) return [];
+    let answered = 0;
+    let sent = 0;
+    let pending = false;
+    for (const t of b.targets) {
+      sent += t.attempts.length;
+      if (t.attempts.some((a) => a.outcome === 'on-time')) answered++;
+      if (t.retryAt !== undefined || t.attempts.some((a) => a.outcome === undefined && now < a.deadline)) pending = true;
+    }
+    if (answered === 0 && pending) return [];
+    this.burst = undefined;
+    if (b.outstanding <= 0) this.inflight.delete(b.id);
+    const s = b.burst!.suspicion;
+    if (answered > 0 || this.passive.resumed) {
+      const by = answered > 0 ? 'probes' : 'traffic';
+      this.passive.settle('cleared', now, by === 'probes' ? `${answered} of ${b.targets.length} targets answered the burst` : 'traffic came back during the burst');
+      this.passiveEvents.push({ kind: 'cleared', at: now, silenceMs: s.silenceMs, by, answered, sent, backoff: this.passive.status().backoff });
+      return [];
+    }
+    this.passive.settle('confirmed', now, `${sent}/${sent} burst probes lost`);
+    this.passiveEvents.push({ kind: 'confirmed', at: now, silenceMs: s.silenceMs, lost: sent, sent });
+    this.goodRun = 0;
+    return this.move('offline', { kind: 'traffic-silent', silenceMs: s.silenceMs, thresholdMs: s.thresholdMs, lost: sent, sent }, now);
+  }
+
   private judge(now: number): HealthTransition[] {
     const out: HealthTransition[] = [];
     while (this.unjudged.length > 0) {
@@ -303,6 +474,7 @@ export class LinkTracker {
       if (round.outstanding <= 0) this.inflight.delete(round.id);
       out.push(...this.apply(verdict, round, now));
     }
+    out.push(...this.judgeBurst(now));
     return out;
   }
 
@@ -311,8 +483,12 @@ export class LinkTracker {
     const t = round.targets[index]!;
     const info = this.targetInfo.get(t.target)!;
     info.sent++;
+    this.probesSent++;
     round.outstanding++;
-    t.attempts.push({ sentAt: now, deadline: now + info.estimator.deadline(p.timeout), outcome: undefined, error: undefined, expired: false });
+    let wait = info.estimator.deadline(p.timeout);
+    // A burst waits at least as long as the link's slowest recent answer (its stalls), within the timeout.
+    if (round.burst) wait = Math.min(p.timeout, Math.max(wait, this.peaks.max(now) ?? 0));
+    t.attempts.push({ sentAt: now, deadline: now + wait, outcome: undefined, error: undefined, expired: false });
     return { round: round.id, index, attempt: t.attempts.length - 1, target: t.target };
   }
 
@@ -366,6 +542,14 @@ export class LinkTracker {
     this.stateValue = state;
     this.reasonValue = reason;
     if (prev !== state) this.sinceValue = now;
+    if (!this.watchesTraffic) {
+      // Not online any more: an open suspicion has no meaning now.
+      if (this.burst) {
+        this.inflight.delete(this.burst.id);
+        this.burst = undefined;
+      }
+      this.resetPassive();
+    }
     return [{ state, prev, reason, at: now }];
   }
 }

@@ -1,11 +1,12 @@
-/** `wanbraid events`: follow the daemon's event stream (link changes, plans applied, errors, reloads). */
+/** `wanbraid events`: follow the daemon's event stream (link changes, passive-signal suspicions, plans applied, errors, reloads). */
 import { parse, EXIT_OK, type Command } from '../args.js';
 import { subscribe, DEFAULT_SOCKET } from '../../status/client.js';
 import { socketFrom } from '../socket-path.js';
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
-function human(e: Record<string, unknown>): string {
+/** One event as a line for people. */
+export function human(e: Record<string, unknown>): string {
   const { event, time, ...rest } = e;
   const t = typeof time === 'string' ? time.slice(11, 23) : '';
   switch (event) {
@@ -13,6 +14,16 @@ function human(e: Record<string, unknown>): string {
       return `${t} link ${str(rest.link)}: ${str(rest.prev ?? '-')} → ${str(rest.state)}${rest.reason ? ` (${str(rest.reason)})` : ''}`;
     case 'plan':
       return `${t} plan ${rest.ok ? 'applied' : 'FAILED'} in ${String(rest.durationMs)} ms (${String(rest.why)})${Array.isArray(rest.failures) && rest.failures.length > 0 ? `: ${rest.failures.join('; ')}` : ''}`;
+    case 'passive':
+      switch (rest.kind) {
+        case 'suspect':
+          return `${t} passive ${str(rest.link)}: suspect, ${String(rest.txPackets)} packets out and nothing in for ${String(rest.silenceMs)} ms (threshold ${String(rest.thresholdMs)} ms); burst of ${String(rest.probes)} probes`;
+        case 'cleared':
+          return `${t} passive ${str(rest.link)}: cleared ${rest.by === 'traffic' ? 'by traffic coming back' : `by the burst (${String(rest.answered)} targets answered)`}`;
+        case 'confirmed':
+          return `${t} passive ${str(rest.link)}: confirmed, ${String(rest.lost)}/${String(rest.sent)} burst probes lost`;
+      }
+      return `${t} passive ${JSON.stringify(rest)}`;
     default:
       return `${t} ${String(event)} ${JSON.stringify(rest)}`;
   }

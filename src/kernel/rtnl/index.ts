@@ -14,11 +14,13 @@ export { RtnlClient, type RtnlClientOptions, type RtnlTransport } from './client
 export { RtnlMonitor, ALL_GROUPS, decodeEvent, type RtnlEvent, type RtnlGroup, type RtnlMonitorOptions, type RtnlOp } from './monitor.js';
 export * as address from './address.js';
 export * as link from './link.js';
+export * as linkStats from './link-stats.js';
 export * as nexthop from './nexthop.js';
 export * as route from './route.js';
 export * as rule from './rule.js';
 export type { Address } from './address.js';
 export type { Link, LinkFlags, OperState } from './link.js';
+export type { LinkStats } from './link-stats.js';
 export type { Nexthop, SingleNexthop, BlackholeNexthop, GroupNexthop, NexthopMember, ResilientParams } from './nexthop.js';
 export type { Route, RouteType, MultipathHop } from './route.js';
 export type { Rule, RuleAction } from './rule.js';

@@ -10,6 +10,7 @@ import {
   RtnlMonitor,
   address,
   link,
+  linkStats,
   nexthop,
   route,
   rule,
@@ -28,6 +29,8 @@ const nl = () => (client ??= RtnlClient.open());
 export const ops = {
   'link.list': () => link.list(nl()),
   'link.get': ({ which }: { which: number | string }) => link.get(nl(), which),
+  'linkStats.list': () => linkStats.list(nl()),
+  'linkStats.listViaLink': () => linkStats.listViaLink(nl()),
   'address.list': (f: address.AddressFilter) => address.list(nl(), f),
   'address.add': (a: Address) => address.add(nl(), a),
   'address.replace': (a: Address) => address.replace(nl(), a),

@@ -105,3 +105,14 @@ test('a failing plan: "plan failed: …" with the retry, in red only when asked 
   assert.match(ok, /^plan: last applied 1s ago in 12 ms, ok$/m);
   assert.equal(ok.includes(ESC), false);
 });
+
+test('the passive signal: a line per link that has been suspect, with outcomes and the last suspicion; none otherwise', () => {
+  const quiet = formatStatus(status(), NOW);
+  assert.doesNotMatch(quiet, /passive signal/);
+  const st = status();
+  st.links[0]!.passive = { enabled: true, state: 'watching', thresholdMs: 600, backoff: 1, suspicions: 3, confirmed: 1, cleared: 2, last: { at: iso(120_000), silenceMs: 320, thresholdMs: 300, txPackets: 80, outcome: 'cleared', detail: '2 of 2 targets answered the burst' } };
+  st.links[1]!.passive = { enabled: true, state: 'idle', thresholdMs: 300, backoff: 0, suspicions: 0, confirmed: 0, cleared: 0 };
+  const text = formatStatus(st, NOW);
+  assert.match(text, /passive signal \(traffic out, nothing in\):\n {2}wan1: 3 suspicions \(1 confirmed, 2 cleared\), threshold 600 ms; last 2m00s ago: silent 320 ms, cleared \(2 of 2 targets answered the burst\)$/m);
+  assert.doesNotMatch(text, /^ {2}wan2:/m);
+});

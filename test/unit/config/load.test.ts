@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseConfigText, loadConfigFile } from '../../../src/config/load.js';
+import { parseConfigText, loadConfigFile, validateConfig } from '../../../src/config/load.js';
 import { issuesOf } from '../../helpers/config-issues.js';
 import { parseDuration, parseSize, parseEndpoint, parsePrefix, parsePortRange } from '../../../src/config/values.js';
 
@@ -178,5 +178,28 @@ rules:
     'routing.defaultPolicy: unknown policy "constructor"',
     'rules[0].match.dst[0]: unknown set "@toString"',
     'rules[1].policy: unknown policy "hasOwnProperty"',
+  ]);
+});
+
+test('probe.passive and probe.passiveSilence: defaults, and clear errors naming the field', () => {
+  const c = validateConfig({ links: [{ name: 'l', interface: 'l', probe: { targets: ['198.19.0.1'] } }] });
+  assert.equal(c.links[0]!.probe!.passive, true);
+  assert.equal(c.links[0]!.probe!.passiveSilence, 300);
+  const off = validateConfig({ links: [{ name: 'l', interface: 'l', probe: { targets: ['198.19.0.1'], passive: false, passiveSilence: '1s' } }] });
+  assert.equal(off.links[0]!.probe!.passive, false);
+  assert.equal(off.links[0]!.probe!.passiveSilence, 1000);
+  const issues = issuesOf(`
+links:
+  - name: wan1
+    interface: wan1
+    probe: { targets: [198.19.0.1], passive: yes please, passiveSilence: 10ms }
+  - name: wan2
+    interface: wan2
+    probe: { targets: [198.19.0.1], passiveSilence: 1m }
+`);
+  assert.deepEqual(issues, [
+    'links[0].probe.passive: expected true or false, got "yes please"',
+    'links[0].probe.passiveSilence: expected a duration from 50ms to 10s, like 300ms, got "10ms"',
+    'links[1].probe.passiveSilence: expected a duration from 50ms to 10s, like 300ms, got "1m"',
   ]);
 });

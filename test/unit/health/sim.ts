@@ -3,7 +3,7 @@
  * with a scripted responder, delivers outcomes and deadlines in time order, and records the
  * transitions. No real time passes. Test helper, not a test file.
  */
-import { LinkTracker, type HealthTransition, type KernelVerdict, type ProbeRequest, type TrackerSettings } from '../../../src/health/tracker.js';
+import { LinkTracker, PASSIVE_SAMPLE_MS, type PassiveEvent, type HealthTransition, type KernelVerdict, type ProbeRequest, type TrackerSettings } from '../../../src/health/tracker.js';
 import type { ProbeConfig } from '../../../src/config/schema.js';
 import { validateConfig } from '../../../src/config/load.js';
 import type { ProbeResult } from '../../../src/health/prober.js';
@@ -36,6 +36,11 @@ export class Sim {
   private queue: Ev[] = [];
   private seq = 0;
   private nextRound: number;
+  private nextSample: number;
+  private lastSample = -Infinity;
+  /** The link's interface counters at a time (packets out including probes, unicast in); none: no sampling. */
+  counters: ((now: number) => { txPackets: number; rxPackets: number }) | undefined;
+  readonly passive: PassiveEvent[] = [];
 
   constructor(
     readonly tracker: LinkTracker,
@@ -45,6 +50,7 @@ export class Sim {
   ) {
     this.now = start;
     this.nextRound = start;
+    this.nextSample = start + PASSIVE_SAMPLE_MS;
   }
 
   static create(over: Partial<ProbeConfig> = {}, responder: Responder = () => ({ rttMs: 1 }), initialState: TrackerSettings['initialState'] = 'probing'): Sim {
@@ -67,18 +73,28 @@ export class Sim {
     for (;;) {
       const deadline = this.tracker.nextWakeup();
       const ev = this.queue[0];
-      const nextAt = Math.min(this.nextRound, ev?.at ?? Infinity, deadline ?? Infinity);
+      // As the daemon's sampler: every period, and when a silent period is due (at least 10 ms on).
+      const due = this.tracker.trafficDueAt();
+      const sampleAt = this.counters ? Math.min(this.nextSample, due === undefined ? Infinity : Math.max(this.lastSample + 10, due)) : Infinity;
+      const nextAt = Math.min(this.nextRound, ev?.at ?? Infinity, deadline ?? Infinity, sampleAt);
       if (nextAt > until) break;
       this.now = nextAt;
       if (ev && ev.at === nextAt) {
         this.queue.shift();
         ev.run();
+      } else if (sampleAt === nextAt) {
+        this.nextSample = this.now + PASSIVE_SAMPLE_MS;
+        this.lastSample = this.now;
+        const c = this.counters!(this.now);
+        for (const r of this.tracker.traffic({ at: this.now, ...c })) this.sendProbe(r);
+        this.passive.push(...this.tracker.takePassiveEvents());
       } else if (this.nextRound === nextAt) {
         this.nextRound += this.probe.interval;
         this.startRound();
       } else {
         const { probes, transitions } = this.tracker.poll(this.now);
         this.record(transitions);
+        this.passive.push(...this.tracker.takePassiveEvents());
         for (const r of probes) this.sendProbe(r);
       }
     }
@@ -117,7 +133,10 @@ export class Sim {
       at = sentAt + r.afterMs;
       res = { ok: false, error: r.error };
     }
-    this.push(at, () => this.record(this.tracker.result(req, res, this.now)));
+    this.push(at, () => {
+      this.record(this.tracker.result(req, res, this.now));
+      this.passive.push(...this.tracker.takePassiveEvents());
+    });
   }
 
   /** Transitions into `state`, with their times. */

@@ -98,3 +98,19 @@ test('effective weight per state and degraded action', () => {
   assert.equal(effectiveWeight('degraded', link('remove')), 0);
   for (const s of ['probing', 'offline', 'disabled'] as const) assert.equal(effectiveWeight(s, link('keep')), 0);
 });
+
+test('PeakWindow: the highest value of the last 5 minutes, older peaks forgotten', async () => {
+  const { PeakWindow } = await import('../../../src/health/deadline.js');
+  const p = new PeakWindow(300_000);
+  assert.equal(p.max(0), undefined);
+  p.observe(0, 5);
+  p.observe(1000, 250);
+  p.observe(2000, 40);
+  assert.equal(p.max(2000), 250);
+  assert.equal(p.max(300_999), 250);
+  assert.equal(p.max(301_001), 40, 'the 250 seen at 1 s is older than 5 minutes');
+  p.observe(400_000, 30);
+  assert.equal(p.max(400_000), 30);
+  p.observe(400_001, Number.NaN);
+  assert.equal(p.max(400_001), 30);
+});
