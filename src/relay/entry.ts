@@ -29,6 +29,8 @@ import { PathDialer, type PathSpecLike } from './path-dialer.js';
 import type { LinkMap, OriginalDstLookup } from './links.js';
 import type { RelayEntryStatus, RelayPathStatus } from './status.js';
 import { muxCounters, pathStatus } from './status-collect.js';
+import { runSpeedTest } from './speedtest.js';
+import type { Progress, SpeedTestResult } from './speedtest-plan.js';
 
 export interface EntryDeps {
   logger: Logger;
@@ -231,6 +233,24 @@ export class RelayEntry {
     );
     this.lastLookupLog = now;
     this.suppressedLookups = 0;
+  }
+
+  /** `wanbraid speedtest` over this entry's paths, in sessions of its own (speedtest.ts): its users' flows are not touched. */
+  speedTest(seconds: number, onProgress?: (p: Progress) => void): Promise<SpeedTestResult> {
+    return runSpeedTest(
+      {
+        entryName: this.cfg.name,
+        exit: this.cfg.exit,
+        key: this.key,
+        tuning: this.tuning,
+        paths: this.cfg.paths.map((spec, i) => ({ name: pathName(spec, i), spec })),
+        links: () => this.links,
+        clock: this.deps.clock,
+        log: this.log,
+      },
+      seconds,
+      onProgress,
+    );
   }
 
   status(): RelayEntryStatus {
