@@ -47,36 +47,72 @@ export function warmupMs(phaseMs: number): number {
 }
 
 export interface Measured {
-  /** bit/s over the measured window. */
+  /** The sustained rate (bit/s): the trimmed mean of the window's intervals ({@link measure}). */
   bps: number;
+  /** Plain bytes over time of the whole window (bit/s). */
+  meanBps: number;
   /** Bytes and length (ms) of the window. */
   bytes: number;
   ms: number;
 }
 
+/** Intervals the window is cut into to find the sustained rate (ms, at least). */
+export const INTERVAL_MS = 200;
+/** Shares of those intervals set aside: the slowest and the fastest. */
+export const TRIM_LOW = 0.2;
+export const TRIM_HIGH = 0.1;
+
 /**
- * The rate of a phase from its samples (increasing in time): from the first sample at least
- * `warmup` ms after the first byte arrived, to the last sample. Undefined when nothing arrived or
- * the window is shorter than 200 ms (the stream stopped too early to say anything).
+ * The rate of a phase from its samples (increasing in time). The window runs from the first
+ * sample at least `warmup` ms after the stream started (the sample before its first byte) to the
+ * last sample. It is cut into intervals of at least {@link INTERVAL_MS}; the slowest
+ * {@link TRIM_LOW} and the fastest {@link TRIM_HIGH} of them are set aside and the rest averaged
+ * (weighted by their length). Public speed tests trim their samples the same way, so that a
+ * momentary stall of a busy host (and the catch-up burst after it) does not decide the figure;
+ * the plain mean is reported beside it. Undefined when nothing arrived or the window is shorter
+ * than {@link INTERVAL_MS}.
  */
 export function measure(samples: readonly Sample[], warmup: number): Measured | undefined {
   const first = samples.findIndex((s) => s.bytes > 0);
   if (first < 0) return undefined;
-  // The sample before the first byte is when the stream started flowing (at most one sample late).
-  const t0 = samples[Math.max(0, first - 1)]!.t;
-  const end = samples[samples.length - 1]!;
-  let start = samples.find((s) => s.t >= t0 + warmup);
-  if (!start || end.t - start.t < 200) start = samples[Math.max(0, first - 1)]!;
-  const ms = end.t - start.t;
-  if (ms < 200) return undefined;
-  const bytes = end.bytes - start.bytes;
-  return { bps: (bytes * 8 * 1000) / ms, bytes, ms };
+  const startIdx = Math.max(0, first - 1);
+  const t0 = samples[startIdx]!.t;
+  const last = samples.length - 1;
+  let from = samples.findIndex((s) => s.t >= t0 + warmup);
+  if (from < 0 || samples[last]!.t - samples[from]!.t < INTERVAL_MS) from = startIdx;
+  const ms = samples[last]!.t - samples[from]!.t;
+  if (ms < INTERVAL_MS) return undefined;
+  const bytes = samples[last]!.bytes - samples[from]!.bytes;
+  // Intervals of at least INTERVAL_MS, from sample to sample; a short tail joins the last one.
+  const iv: { ms: number; bytes: number }[] = [];
+  let a = from;
+  for (let k = from + 1; k <= last; k++) {
+    if (samples[k]!.t - samples[a]!.t >= INTERVAL_MS || k === last) {
+      const cur = { ms: samples[k]!.t - samples[a]!.t, bytes: samples[k]!.bytes - samples[a]!.bytes };
+      const prev = iv[iv.length - 1];
+      if (cur.ms < INTERVAL_MS && prev) {
+        prev.ms += cur.ms;
+        prev.bytes += cur.bytes;
+      } else iv.push(cur);
+      a = k;
+    }
+  }
+  const sorted = [...iv].sort((x, y) => x.bytes / x.ms - y.bytes / y.ms);
+  const low = Math.floor(sorted.length * TRIM_LOW);
+  const high = Math.floor(sorted.length * TRIM_HIGH);
+  const kept = sorted.slice(low, sorted.length - high);
+  const keptMs = kept.reduce((x, i) => x + i.ms, 0);
+  const keptBytes = kept.reduce((x, i) => x + i.bytes, 0);
+  const meanBps = (bytes * 8 * 1000) / ms;
+  return { bps: keptMs > 0 ? (keptBytes * 8 * 1000) / keptMs : meanBps, meanBps, bytes, ms };
 }
 
 /** One direction of one phase as reported. */
 export interface DirectionResult {
-  /** bit/s of payload; undefined when the phase failed. */
+  /** Sustained bit/s of payload ({@link measure}); undefined when the phase failed. */
   bps?: number;
+  /** Plain mean over the measured window (bit/s). */
+  meanBps?: number;
   /** Bytes moved during the whole phase. */
   bytes: number;
   /** Why the phase gave no rate. */

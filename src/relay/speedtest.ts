@@ -188,7 +188,7 @@ function runPhase(ctx: SpeedTestContext, phase: Phase, report: (bps: number | un
         samples.push({ t: clock.now(), bytes: phase.direction === 'down' ? port.received : port.sent });
         const m = measure(samples, warmupMs(phase.ms));
         const total = samples[samples.length - 1]!.bytes;
-        settle(m ? { bps: m.bps, bytes: total } : { bytes: total, error: 'too few bytes to measure a rate' });
+        settle(m ? { bps: m.bps, meanBps: m.meanBps, bytes: total } : { bytes: total, error: 'too few bytes to measure a rate' });
       };
       flow = mux.openFlow(port, { test: phase.direction, ms: phase.ms });
       port.bind(mux, flow);
