@@ -77,6 +77,8 @@ export class RelayEntry {
   private noPathSince = 0;
   private cancelOrphan: (() => void) | undefined;
   private stopped = false;
+  /** Aborts a running speed test when the entry stops. */
+  private readonly stopping = new AbortController();
   private readonly log: Logger;
 
   constructor(
@@ -250,6 +252,7 @@ export class RelayEntry {
       },
       seconds,
       onProgress,
+      this.stopping.signal,
     );
   }
 
@@ -273,6 +276,7 @@ export class RelayEntry {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.cancelOrphan?.();
     this.cancelOrphan = undefined;
     for (const d of this.dialers) d.stop('relay entry stopping');

@@ -42,6 +42,15 @@ import { muxCounters, pathStatus } from './status-collect.js';
 export interface ExitDeps {
   logger: Logger;
   clock: Clock;
+  /** Test-stream limits; default {@link MAX_TESTS}, {@link MAX_TEST_MS}, {@link MAX_TEST_BYTES}, {@link TEST_GRACE_MS} (tests lower them). */
+  testLimits?: TestLimits;
+}
+
+export interface TestLimits {
+  max: number;
+  ms: number;
+  bytes: number;
+  graceMs: number;
 }
 
 /** A target connect that takes longer than this fails the flow (ms). */
@@ -325,15 +334,16 @@ export class RelayExit {
       s.mux.refuseFlow(flow, Reason.NOT_ALLOWED);
       return;
     }
-    if (this.testsRunning >= MAX_TESTS) {
-      this.limited('tests', 'warn', { ...detail, running: this.testsRunning, max: MAX_TESTS }, 'relay test stream refused: too many at once');
+    const lim = this.deps.testLimits ?? { max: MAX_TESTS, ms: MAX_TEST_MS, bytes: MAX_TEST_BYTES, graceMs: TEST_GRACE_MS };
+    if (this.testsRunning >= lim.max) {
+      this.limited('tests', 'warn', { ...detail, running: this.testsRunning, max: lim.max }, 'relay test stream refused: too many at once');
       s.mux.refuseFlow(flow, Reason.LIMIT);
       return;
     }
-    const ms = Math.min(req.ms, MAX_TEST_MS);
-    const port = new TestStreamPort(this.deps.clock, req.test === 'down' ? { ms, maxBytes: MAX_TEST_BYTES } : undefined);
-    const cancel = this.deps.clock.after(ms + TEST_GRACE_MS, () => {
-      this.limited('tests', 'warn', { ...detail, capMs: ms + TEST_GRACE_MS }, 'relay test stream reset: open past its time');
+    const ms = Math.min(req.ms, lim.ms);
+    const port = new TestStreamPort(this.deps.clock, req.test === 'down' ? { ms, maxBytes: lim.bytes } : undefined);
+    const cancel = this.deps.clock.after(ms + lim.graceMs, () => {
+      this.limited('tests', 'warn', { ...detail, capMs: ms + lim.graceMs }, 'relay test stream reset: open past its time');
       s.mux.flowError(flow, Reason.LIMIT);
     });
     s.tests.set(flow, { port, cancel });

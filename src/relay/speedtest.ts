@@ -46,7 +46,11 @@ const STALL_SLACK_MS = 15_000;
 /** How often the bytes are sampled (ms). */
 const SAMPLE_MS = 100;
 
-export async function runSpeedTest(ctx: SpeedTestContext, seconds: number, onProgress?: (p: Progress) => void): Promise<SpeedTestResult> {
+/**
+ * Run every phase in turn. `signal` aborts (the entry stops): the phase running ends at once and
+ * the rest are reported as not run.
+ */
+export async function runSpeedTest(ctx: SpeedTestContext, seconds: number, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<SpeedTestResult> {
   const names = ctx.paths.map((p) => p.name);
   const phases = schedule(names, seconds);
   const results: DirectionResult[] = [];
@@ -63,7 +67,11 @@ export async function runSpeedTest(ctx: SpeedTestContext, seconds: number, onPro
     const report = (bps: number | undefined, frac: number) =>
       onProgress?.({ phase: i, phases: phases.length, label: phaseLabel(phase), done: Math.min(1, (doneMs + frac * phase.ms) / totalMs), ...(bps !== undefined ? { bps } : {}) });
     report(undefined, 0);
-    const r = phase.paths.length < (phase.kind === 'striped' ? 2 : 1) ? { bytes: 0, error: 'fewer than two paths worked alone' } : await runPhase(ctx, phase, report);
+    const r = signal?.aborted
+      ? { bytes: 0, error: 'not run: the relay entry stopped' }
+      : phase.paths.length < (phase.kind === 'striped' ? 2 : 1)
+        ? { bytes: 0, error: 'fewer than two paths worked alone' }
+        : await runPhase(ctx, phase, report, signal);
     results.push(r);
     doneMs += phase.ms;
     ctx.log.info({ phase: phaseLabel(phase), mbps: r.bps !== undefined ? Math.round(r.bps / 1e4) / 100 : undefined, bytes: r.bytes, err: r.error }, 'speed test phase');
@@ -94,7 +102,7 @@ function refusal(reason: number): string {
   return `the test stream was reset (${reasonName(reason)})`;
 }
 
-function runPhase(ctx: SpeedTestContext, phase: Phase, report: (bps: number | undefined, frac: number) => void): Promise<DirectionResult> {
+function runPhase(ctx: SpeedTestContext, phase: Phase, report: (bps: number | undefined, frac: number) => void, signal: AbortSignal | undefined): Promise<DirectionResult> {
   const { clock } = ctx;
   const log = ctx.log.child({ speedtest: phaseLabel(phase) });
   let flow = -1;
@@ -143,6 +151,9 @@ function runPhase(ctx: SpeedTestContext, phase: Phase, report: (bps: number | un
       finish();
       resolve(r);
     };
+    const onAbort = () => settle({ bytes: 0, error: 'the relay entry stopped' });
+    signal?.addEventListener('abort', onAbort);
+    cleanup.push(() => signal?.removeEventListener('abort', onAbort));
     // 1. The phase's paths come up.
     const links = ctx.links();
     for (const d of dialers) d.evaluate(links);
