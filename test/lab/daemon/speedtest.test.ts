@@ -82,7 +82,7 @@ test('wanbraid speedtest finds each 20 Mbit/s lab link within 10 % and a striped
     assert.deepEqual(st.speedtest, r);
     const human = await cli(['status', '-s', entry.socketPath]);
     assert.match(human.stdout, /last speed test \(entry lanrelay, .*wan1 \d+\.\d\/\d+\.\d, wan2 .*striped/);
-    const metrics = await lab.exec('router', ['curl', '-sf', 'http://127.0.0.1:9780/metrics']);
+    const metrics = await lab.exec('router', [process.execPath, '-e', "fetch('http://127.0.0.1:9780/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
     for (const p of r.paths) {
       const line = `wanbraid_speedtest_path_bytes_per_second{entry="lanrelay",path="${p.path}",direction="down"} ${p.down.bps! / 8}`;
       assert.ok(metrics.stdout.includes(line), `metrics hold ${line}`);
