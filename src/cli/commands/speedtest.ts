@@ -89,7 +89,11 @@ Exit status: 0 every phase measured, 1 a phase failed or the daemon refused, 2 u
 /** Draw the daemon's progress events until aborted; a failure here only loses the bar. */
 async function followProgress(path: string, signal: AbortSignal, io: CliIO): Promise<void> {
   try {
-    for await (const e of subscribe(path, signal)) if (isProgress(e)) io.progress!(progressLine(e));
+    for await (const e of subscribe(path, signal)) {
+      // Events still queued when the reply came must not draw over the result.
+      if (signal.aborted) return;
+      if (isProgress(e)) io.progress!(progressLine(e));
+    }
   } catch {
     /* no progress bar, the result still comes */
   }
