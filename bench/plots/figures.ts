@@ -172,6 +172,29 @@ export function cutPathRows(r: Results): CutRow[] {
   return rows;
 }
 
+/**
+ * daemon-failover.json `throughput`: bytes each link received (`ticks`: [ms, {link: rx bytes}]),
+ * as each link's rate per step, and the fault, the daemon's offline event and the clear as marks.
+ */
+export function failoverRows(r: Results): { rows: { link: string; ms: number; mbps: number }[]; marks: { ms: number; what: string; py: number }[] } {
+  const t = obj(data(r, 'daemon-failover')?.throughput);
+  const rows: { link: string; ms: number; mbps: number }[] = [];
+  const marks: { ms: number; what: string; py: number }[] = [];
+  if (!t || !Array.isArray(t.ticks)) return { rows, marks };
+  const names = new Set<string>();
+  for (const x of t.ticks) for (const n of Object.keys(obj((x as unknown[])[1]) ?? {})) names.add(n);
+  for (const link of [...names].sort()) {
+    const series = t.ticks.map((x) => [num((x as unknown[])[0]) ?? 0, num(obj((x as unknown[])[1])?.[link]) ?? 0] as [number, number]);
+    for (const v of rates(series)) rows.push({ link, ...v });
+  }
+  // py: the label's height in pixels from the top, alternating so that close marks do not overlap.
+  for (const [field, what, py] of [['faultAtMs', 'blackhole', 8], ['offlineAtMs', 'offline (daemon)', 22], ['clearAtMs', 'cleared', 8]] as const) {
+    const ms = num(t[field]);
+    if (ms !== undefined) marks.push({ ms, what, py });
+  }
+  return { rows, marks };
+}
+
 /** Every figure the results allow, and the ones they do not (with why). */
 export function figures(r: Results): { figures: Figure[]; missing: Missing[] } {
   const out: Figure[] = [];
@@ -279,9 +302,40 @@ export function figures(r: Results): { figures: Figure[]; missing: Missing[] } {
     });
   } else missing.push({ name: 'relay-cut-paths', missing: 'bench/results/relay.json cut cases have no pathTicks (recorded from the next `npm run bench -- relay`)' });
 
-  missing.push({
-    name: 'failover-per-link',
-    missing: 'no bench records per-link throughput over time through a failover (balancer-failover and daemon-failover record detection and reset times only)',
-  });
+  const fo = failoverRows(r);
+  if (fo.rows.length > 0) {
+    out.push({
+      name: 'failover-per-link',
+      title: "Each link's throughput seen from the LAN through a failover",
+      spec: {
+        $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+        title: "Each link's download through the router, wan1 blackholed then cleared",
+        config: CONFIG,
+        width: 560,
+        height: 180,
+        layer: [
+          {
+            data: { values: fo.rows },
+            mark: { type: 'area', interpolate: 'step-before' },
+            encoding: {
+              x: { field: 'ms', type: 'quantitative', title: 'ms since the downloads started' },
+              y: { field: 'mbps', type: 'quantitative', stack: 'zero', title: 'Mbit/s received on the link' },
+              color: { field: 'link', type: 'nominal', legend: { orient: 'top', title: null } },
+            },
+          },
+          {
+            data: { values: fo.marks },
+            mark: { type: 'rule', strokeDash: [4, 3], color: '#333' },
+            encoding: { x: { field: 'ms', type: 'quantitative' } },
+          },
+          {
+            data: { values: fo.marks },
+            mark: { type: 'text', align: 'left', dx: 3, fontSize: 10 },
+            encoding: { x: { field: 'ms', type: 'quantitative' }, y: { field: 'py', type: 'quantitative', scale: null }, text: { field: 'what' } },
+          },
+        ],
+      },
+    });
+  } else missing.push({ name: 'failover-per-link', missing: 'bench/results/daemon-failover.json has no throughput part (recorded from the next `npm run bench -- daemon-failover`)' });
   return { figures: out, missing };
 }

@@ -1,7 +1,7 @@
 /** The benchmark figures: data taken from the results as recorded (nothing invented), missing series named, SVG rendered the same every time. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cutPathRows, cutRows, detectionRows, figures, rates, relayThroughputRows } from '../../../bench/plots/figures.js';
+import { cutPathRows, cutRows, detectionRows, failoverRows, figures, rates, relayThroughputRows } from '../../../bench/plots/figures.js';
 import { renderSvg } from '../../../bench/plots/render.js';
 
 const RELAY = {
@@ -17,7 +17,13 @@ const RELAY = {
     },
   },
   health: { data: { blackhole: { samples: [{ detectMs: 1300 }, { detectMs: 1400 }] }, carrier: { samples: [{ detectMs: 4 }] } } },
-  'daemon-failover': { data: { blackhole: { samples: { detect: [1350.5] } }, carrier: { samples: { detect: [12.8, 'x'] } } } },
+  'daemon-failover': {
+    data: {
+      blackhole: { samples: { detect: [1350.5] } },
+      carrier: { samples: { detect: [12.8, 'x'] } },
+      throughput: { faultAtMs: 100, offlineAtMs: 150, clearAtMs: 200, ticks: [[0, { wan1: 0, wan2: 0 }], [100, { wan1: 250_000, wan2: 250_000 }], [200, { wan1: 250_000, wan2: 750_000 }]] },
+    },
+  },
 };
 
 test('relay vs MPTCP vs single link: one row per recorded median, in Mbit/s; nothing for a missing one', () => {
@@ -54,13 +60,26 @@ test('rates from cumulative counters: bytes per step over its time; a counter th
   assert.deepEqual(paths.filter((r) => r.path === 'path2').map((r) => r.mbps), [40, 0, 8], 'path2 absent while cut, then a new connection from 0');
 });
 
+test('throughput through a failover: each link\'s rate per step, and the fault, offline and clear marks', () => {
+  const f = failoverRows(RELAY);
+  assert.deepEqual(f.rows, [
+    { link: 'wan1', ms: 100, mbps: 20 },
+    { link: 'wan1', ms: 200, mbps: 0 },
+    { link: 'wan2', ms: 100, mbps: 20 },
+    { link: 'wan2', ms: 200, mbps: 40 },
+  ]);
+  assert.deepEqual(f.marks, [{ ms: 100, what: 'blackhole', py: 8 }, { ms: 150, what: 'offline (daemon)', py: 22 }, { ms: 200, what: 'cleared', py: 8 }]);
+  assert.deepEqual(failoverRows({}), { rows: [], marks: [] });
+});
+
 test('figures: drawn when their series exist, named as missing otherwise; the SVG is the same on every render', async () => {
   const all = figures(RELAY);
-  assert.deepEqual(all.figures.map((f) => f.name), ['relay-throughput', 'detection-times', 'relay-cut', 'relay-cut-paths']);
-  assert.deepEqual(all.missing.map((m) => m.name), ['failover-per-link']);
+  assert.deepEqual(all.figures.map((f) => f.name), ['relay-throughput', 'detection-times', 'relay-cut', 'relay-cut-paths', 'failover-per-link']);
+  assert.deepEqual(all.missing, []);
   const none = figures({});
   assert.deepEqual(none.figures, []);
   assert.match(none.missing.find((m) => m.name === 'relay-cut-paths')!.missing, /no pathTicks/);
+  assert.match(none.missing.find((m) => m.name === 'failover-per-link')!.missing, /no throughput part/);
   const a = await renderSvg(all.figures[0]!.spec);
   const b = await renderSvg(all.figures[0]!.spec);
   assert.equal(a, b);
