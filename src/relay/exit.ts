@@ -16,6 +16,11 @@
  * the oldest session that has no path left, else it is refused), a session `maxPathsPerSession`
  * paths and `maxFlowsPerSession` flows (core/mux.ts). Everything a peer can trigger repeatedly is
  * logged at most once per {@link LOG_INTERVAL_MS}, then as one summary line with the count.
+ *
+ * Test streams (`wanbraid speedtest`, TEST frame): served only with `relay.exit.speedtest`, at most
+ * {@link MAX_TESTS} at once over all sessions, each capped in time and bytes and reset when it
+ * outlives its cap ({@link RelayExit.openTest}); a session that only ever carried test streams is
+ * dropped as soon as its last path goes.
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
