@@ -78,13 +78,12 @@ test('an exit without relay.exit.speedtest refuses the test stream, and the runn
 test('a download stops at the exit\'s byte cap, an upload past its capped time is reset, whatever the entry asks', async () => {
   const { exit, ctx } = await setup(true, LIMITS);
   try {
-    const t0 = Date.now();
     const r = await runSpeedTest(ctx, 5); // asks 5 s per phase; the exit allows 300 ms and 256 KiB
     const [p] = r.paths;
     assert.equal(p!.down.bytes, LIMITS.bytes, 'the download is exactly the byte cap');
+    // The entry would end its 5 s upload cleanly: the reset is the exit's cap at work.
     assert.match(p!.up.error ?? '', /ran past its time/);
     assert.ok(p!.up.bytes > 0, 'the upload moved bytes before its reset');
-    assert.ok(Date.now() - t0 < 5000, 'the upload ended at the exit\'s cap, not at the 5 s the entry asked for');
     assert.equal(r.striped, undefined, 'one path: no striped phase');
     await until('test streams released', () => exit.status().tests.running === 0);
     assert.equal(exit.status().tests.served, 2);
