@@ -444,7 +444,20 @@ async function cutCase(fault: 'carrier-down' | 'blackhole', ctx: BenchContext, s
       const p = st.status.exit!.sessions[0]?.paths.find((x) => x.name === 'path2');
       return p ? p.txBytes : -1;
     };
+    // Each path's bytes sent by the exit, every 100 ms (the per-path share through the cut; a path
+    // that reconnects starts again from 0).
+    const pathTicks: [number, Record<string, number>][] = [];
+    let polling = true;
+    let poller: Promise<void> = Promise.resolve();
     const t = await b.transfer('user', lab.addr.relay.entryUser4, 30000, SERVER, false, 'download', async (t0) => {
+      poller = (async () => {
+        while (polling) {
+          const st: StandaloneStatus = await exit.status();
+          const paths = st.status.exit!.sessions[0]?.paths ?? [];
+          pathTicks.push([Date.now() - t0, Object.fromEntries(paths.map((p) => [p.name, p.txBytes]))]);
+          await sleep(100);
+        }
+      })();
       await sleep(cutAt - (Date.now() - t0));
       ctx.progress(`${label}: cutting path2`);
       await lab.fault('path2', { kind: fault });
@@ -464,6 +477,8 @@ async function cutCase(fault: 'carrier-down' | 'blackhole', ctx: BenchContext, s
         if (last < 0) last = now;
       }
     });
+    polling = false;
+    await poller;
     const r = t.download!;
     // The fetch's clock starts at its first byte, a few ms after t0: close enough at 100 ms ticks.
     const ticks = r.recv.ticks;
@@ -496,7 +511,7 @@ async function cutCase(fault: 'carrier-down' | 'blackhole', ctx: BenchContext, s
         goal(`${label}: survivor at >= 90% of its rate (1 s window) after the cut`, recoverMs, 'ms', '<=', 3000),
         goal(`${label}: path used again after it came back`, back, 'ms', '<=', 5000),
       ],
-      data: { fault, delays: delays ?? null, cutAtMs: cutAt, restoreAtMs: restoreAt, stallMs: stall, recoverMs, usedAgainMs: back, singleBps, bytes: r.recv.bytes, ticks },
+      data: { fault, delays: delays ?? null, cutAtMs: cutAt, restoreAtMs: restoreAt, stallMs: stall, recoverMs, usedAgainMs: back, singleBps, bytes: r.recv.bytes, ticks, pathTicks },
     };
   } finally {
     await lab.down();

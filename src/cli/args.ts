@@ -27,6 +27,8 @@ export interface CliIO {
   err: (text: string) => void;
   /** `out` is a terminal that takes colour (not set: plain text). */
   color?: boolean;
+  /** Redraw a progress line in place (set only when stderr is a terminal); '' clears it. */
+  progress?: (line: string) => void;
 }
 
 export const stdio: CliIO = {
@@ -34,6 +36,7 @@ export const stdio: CliIO = {
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
   // https://no-color.org: any NO_COLOR value turns colour off.
   color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+  ...(process.stderr.isTTY === true ? { progress: (line: string) => process.stderr.write(`\r\x1b[2K${line}`) } : {}),
 };
 
 export interface Command {

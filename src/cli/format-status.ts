@@ -7,6 +7,8 @@
  */
 import type { LinkStatus, StatusObject } from '../status/types.js';
 import { formatRelayStatus, type RelayStatus } from '../relay/relay.js';
+import type { SpeedTestResult } from '../relay/speedtest-plan.js';
+import { speedTestSummary } from './format-speedtest.js';
 import { ago, fmtNum, fmtShare, formatBytes, table } from './table.js';
 import type { PlanStatus } from '../daemon/plan-retry.js';
 import { formatDialStatus, type DialStatus } from '../dial/status.js';
@@ -146,6 +148,11 @@ export function formatStatus(st: StatusObject, now: number, opts: FormatOptions 
   if (relay && (relay.entries.length > 0 || relay.exit || relay.forwards.length > 0)) {
     out.push('');
     out.push(formatRelayStatus(relay));
+  }
+  const speed = st.speedtest as SpeedTestResult | undefined;
+  if (speed) {
+    out.push('');
+    out.push(speedTestSummary(speed));
   }
   return out.join('\n');
 }

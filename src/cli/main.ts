@@ -11,6 +11,7 @@ import { lab } from './commands/lab.js';
 import { link } from './commands/link.js';
 import { set } from './commands/set.js';
 import { events } from './commands/events.js';
+import { speedtest } from './commands/speedtest.js';
 import { UsageError, WanbraidError } from '../errors.js';
 import { version } from '../version.js';
 
@@ -21,6 +22,7 @@ export const COMMANDS: Record<string, Command> = {
   events,
   link,
   set,
+  speedtest,
   keygen,
   lab,
 };

@@ -441,6 +441,8 @@ const RelayExit = z.strictObject({
   keyFile: z.string().min(1).optional(),
   /** Targets the exit may connect to; nothing else (it is not an open proxy). */
   allow: z.array(AllowItem).min(1),
+  /** Serve the test stream of `wanbraid speedtest` to entries that hold one of its keys (docs/relay-protocol.md §5). */
+  speedtest: z.boolean().default(false),
 });
 
 const RelayTuning = z.strictObject({

@@ -50,6 +50,8 @@ import { balancerMetricFamilies, type BalancerStatus, type LinkBalance } from '.
 import { startRelay, type LinkAddresses, type RelayHandle } from '../relay/relay.js';
 import { DialSupervisor } from '../dial/supervisor.js';
 import { dialMetricFamilies } from '../dial/status.js';
+import { DEFAULT_SECONDS, type SpeedTestResult } from '../relay/speedtest-plan.js';
+import { speedTestMetricFamilies } from '../relay/speedtest-metrics.js';
 import { nullNotifier, type Notifier } from './notify.js';
 import { PlanTracker, planMetricFamilies } from './plan-retry.js';
 import { probeSystem } from './preflight-probe.js';
@@ -92,6 +94,9 @@ export class Daemon extends EventEmitter {
   private readonly planState = new PlanTracker(Date.now());
   private retryTimer: NodeJS.Timeout | undefined;
   private readySent = false;
+  /** The last `wanbraid speedtest` result (status, metrics), and whether one runs now (one at a time). */
+  private lastSpeedTest: SpeedTestResult | undefined;
+  private speedTestRunning = false;
 
   private constructor(
     private readonly opts: DaemonOptions,
@@ -251,6 +256,7 @@ export class Daemon extends EventEmitter {
       m.addCollector(async () => balancerMetricFamilies(await b.status()));
       m.addCollector(() => planMetricFamilies(this.planState.status()));
     }
+    m.addCollector(() => speedTestMetricFamilies(this.lastSpeedTest));
     await m.start();
     this.metrics = m;
   }
@@ -538,6 +544,7 @@ export class Daemon extends EventEmitter {
     const wa = this.web?.address();
     if (this.web && wa) st.web = { listen: formatEndpoint({ host: wa.address, port: wa.port }), streams: this.web.streams };
     if (this.dials) st.dials = this.dials.status();
+    if (this.lastSpeedTest) st.speedtest = this.lastSpeedTest;
     if (this.metrics) st.metrics = { listen: `${this.metrics.address()?.address}:${this.metrics.address()?.port}` };
     return st;
   }
@@ -571,9 +578,26 @@ export class Daemon extends EventEmitter {
         }
         return r;
       }
+      case 'speedtest':
+        return { result: await this.speedTest(req.entry, req.seconds ?? DEFAULT_SECONDS) };
       case 'subscribe':
         // The server answers subscribe itself; reaching here is a bug.
         throw new WanbraidError('WB_INTERNAL', 'subscribe is handled by the status server');
+    }
+  }
+
+  /** One speed test at a time; its progress goes to subscribers as `speedtest` events. */
+  private async speedTest(entry: string | undefined, seconds: number): Promise<SpeedTestResult> {
+    if (!this.relay) throw new WanbraidError('WB_REQUEST_INVALID', 'speedtest: this daemon runs no relay entry (relay.entries)');
+    if (this.speedTestRunning) throw new WanbraidError('WB_BUSY', 'speedtest: a speed test is already running; wait for it to finish');
+    this.speedTestRunning = true;
+    try {
+      const r = await this.relay.speedTest(entry, seconds, (p) => this.publish('speedtest', { ...p }));
+      this.lastSpeedTest = r;
+      this.publish('speedtest', { result: r });
+      return r;
+    } finally {
+      this.speedTestRunning = false;
     }
   }
 

@@ -29,6 +29,8 @@ import { PathDialer, type PathSpecLike } from './path-dialer.js';
 import type { LinkMap, OriginalDstLookup } from './links.js';
 import type { RelayEntryStatus, RelayPathStatus } from './status.js';
 import { muxCounters, pathStatus } from './status-collect.js';
+import { runSpeedTest } from './speedtest.js';
+import type { Progress, SpeedTestResult } from './speedtest-plan.js';
 
 export interface EntryDeps {
   logger: Logger;
@@ -75,6 +77,8 @@ export class RelayEntry {
   private noPathSince = 0;
   private cancelOrphan: (() => void) | undefined;
   private stopped = false;
+  /** Aborts a running speed test when the entry stops. */
+  private readonly stopping = new AbortController();
   private readonly log: Logger;
 
   constructor(
@@ -233,6 +237,25 @@ export class RelayEntry {
     this.suppressedLookups = 0;
   }
 
+  /** `wanbraid speedtest` over this entry's paths, in sessions of its own (speedtest.ts): its users' flows are not touched. */
+  speedTest(seconds: number, onProgress?: (p: Progress) => void): Promise<SpeedTestResult> {
+    return runSpeedTest(
+      {
+        entryName: this.cfg.name,
+        exit: this.cfg.exit,
+        key: this.key,
+        tuning: this.tuning,
+        paths: this.cfg.paths.map((spec, i) => ({ name: pathName(spec, i), spec })),
+        links: () => this.links,
+        clock: this.deps.clock,
+        log: this.log,
+      },
+      seconds,
+      onProgress,
+      this.stopping.signal,
+    );
+  }
+
   status(): RelayEntryStatus {
     const now = this.deps.clock.now();
     const m = this.mux.status();
@@ -253,6 +276,7 @@ export class RelayEntry {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.cancelOrphan?.();
     this.cancelOrphan = undefined;
     for (const d of this.dialers) d.stop('relay entry stopping');

@@ -16,6 +16,11 @@
  * the oldest session that has no path left, else it is refused), a session `maxPathsPerSession`
  * paths and `maxFlowsPerSession` flows (core/mux.ts). Everything a peer can trigger repeatedly is
  * logged at most once per {@link LOG_INTERVAL_MS}, then as one summary line with the count.
+ *
+ * Test streams (`wanbraid speedtest`, TEST frame): served only with `relay.exit.speedtest`, at most
+ * {@link MAX_TESTS} at once over all sessions, each capped in time and bytes and reset when it
+ * outlives its cap ({@link RelayExit.openTest}); a session that only ever carried test streams is
+ * dropped as soon as its last path goes.
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -29,7 +34,8 @@ import { isAllowed, normalizeTarget } from './core/allow.js';
 import { ConnectionGate, sourceKey } from './core/conn-gate.js';
 import { LimitedLog } from '../util/log-limit.js';
 import { Reason } from './protocol/constants.js';
-import type { Target } from './protocol/frames.js';
+import { isTestRequest, type OpenRequest, type Target, type TestRequest } from './protocol/frames.js';
+import { TestStreamPort } from './test-stream.js';
 import { serverHandshake, sendWelcome } from './net/handshake.js';
 import type { ExitKeys } from './key.js';
 import type { PeerKey } from './protocol/handshake.js';
@@ -41,12 +47,30 @@ import { muxCounters, pathStatus } from './status-collect.js';
 export interface ExitDeps {
   logger: Logger;
   clock: Clock;
+  /** Test-stream limits; default {@link MAX_TESTS}, {@link MAX_TEST_MS}, {@link MAX_TEST_BYTES}, {@link TEST_GRACE_MS} (tests lower them). */
+  testLimits?: TestLimits;
+}
+
+export interface TestLimits {
+  max: number;
+  ms: number;
+  bytes: number;
+  graceMs: number;
 }
 
 /** A target connect that takes longer than this fails the flow (ms). */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Peer-triggered log lines: at most one per kind per interval, then a summary (ms). */
 const LOG_INTERVAL_MS = 10_000;
+
+/** Test streams (speed test) the exit serves at once, all sessions together; one more is refused RST(limit). */
+export const MAX_TESTS = 2;
+/** A test stream lasts at most this long whatever the entry asks (ms). */
+export const MAX_TEST_MS = 30_000;
+/** A download test stream sends at most this many bytes. */
+export const MAX_TEST_BYTES = 4 * 1024 ** 3;
+/** A test flow still open this long after its (capped) duration is reset (ms): an upload that never ends, a download never read. */
+export const TEST_GRACE_MS = 10_000;
 
 
 interface Session {
@@ -61,19 +85,27 @@ interface Session {
   paths: Map<number, { name: string; remote: string; since: number }>;
   pending: Map<number, net.Socket>;
   cancelLinger: (() => void) | undefined;
+  /** Test streams of this session: their ports and the timer that resets a flow outliving its cap. */
+  tests: Map<number, { port: TestStreamPort; cancel: () => void }>;
+  /** Only test streams were opened in it (a `wanbraid speedtest` session): forgotten as soon as its last path goes. */
+  testOnly: boolean | undefined;
 }
 
 export class RelayExit {
   private server: net.Server | undefined;
   private readonly sessions = new Map<string, Session>();
   private allow: readonly AllowRule[];
+  private speedtest: boolean;
   private refused = 0;
   private rejected = 0;
   private connectFailed = 0;
+  /** Test streams running now (all sessions), and served since start. */
+  private testsRunning = 0;
+  private testsServed = 0;
   /** Connections closed unread because the handshake caps were full (also counted in `rejected`). */
   private busy = 0;
   private readonly gate: ConnectionGate;
-  private readonly logs: Record<'rejected' | 'refused' | 'connectFailed' | 'sessions' | 'paths', LimitedLog>;
+  private readonly logs: Record<'rejected' | 'refused' | 'connectFailed' | 'sessions' | 'paths' | 'tests', LimitedLog>;
   private readonly log: Logger;
   private stopped = false;
 
@@ -85,6 +117,7 @@ export class RelayExit {
   ) {
     this.log = deps.logger.child({ role: 'exit' });
     this.allow = cfg.allow;
+    this.speedtest = cfg.speedtest;
     this.gate = new ConnectionGate(tuning.maxHandshakes, tuning.maxHandshakesPerSource);
     const summary = (msg: string) => (suppressed: number, intervalMs: number) => this.log.warn({ suppressed, intervalMs }, msg);
     this.logs = {
@@ -93,6 +126,7 @@ export class RelayExit {
       connectFailed: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay target connects failed: more not logged one by one')),
       sessions: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay sessions refused: more not logged one by one')),
       paths: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay paths refused: more not logged one by one')),
+      tests: new LimitedLog(deps.clock, LOG_INTERVAL_MS, summary('relay test streams: more not logged one by one')),
     };
   }
 
@@ -121,6 +155,11 @@ export class RelayExit {
   /** New allow-list (reload): applies to opens from now on; open flows are left alone. */
   setAllow(allow: readonly AllowRule[]): void {
     this.allow = allow;
+  }
+
+  /** Serve test streams or not (reload): applies to opens from now on; running tests finish. */
+  setSpeedtest(on: boolean): void {
+    this.speedtest = on;
   }
 
   /**
@@ -231,12 +270,21 @@ export class RelayExit {
       paths: new Map(),
       pending: new Map(),
       cancelLinger: undefined,
+      tests: new Map(),
+      testOnly: undefined,
       mux: undefined as unknown as Mux,
     };
     const tuning = { ...muxTuning(this.tuning), maxFlows: this.tuning.maxFlowsPerSession, maxPaths: this.tuning.maxPathsPerSession };
     s.mux = new Mux('exit', tuning, this.deps.clock, log, {
-      onOpen: (flow, target) => this.openTarget(s, flow, target),
+      onOpen: (flow, target) => this.open(s, flow, target),
       onFlowEnd: (flow) => {
+        const t = s.tests.get(flow);
+        if (t) {
+          s.tests.delete(flow);
+          t.cancel();
+          t.port.close();
+          this.testsRunning--;
+        }
         const p = s.pending.get(flow);
         if (p) {
           s.pending.delete(flow);
@@ -245,6 +293,11 @@ export class RelayExit {
       },
       onPathDown: (pid) => {
         s.paths.delete(pid);
+        if (s.mux.pathCount === 0 && s.testOnly === true && !this.stopped) {
+          // A speed test's session: nothing to keep for a reconnect (the entry opens a new one per phase).
+          this.dropSession(s, 'test session ended');
+          return;
+        }
         if (s.mux.pathCount === 0 && !s.cancelLinger && !this.stopped) {
           s.cancelLinger = this.deps.clock.after(this.lingerMs, () => this.dropSession(s, 'no path for too long'));
         }
@@ -261,6 +314,50 @@ export class RelayExit {
     s.cancelLinger?.();
     for (const p of s.pending.values()) p.destroy();
     s.mux.close();
+  }
+
+  private open(s: Session, flow: number, asked: OpenRequest): void {
+    if (isTestRequest(asked)) {
+      s.testOnly ??= true;
+      this.openTest(s, flow, asked);
+      return;
+    }
+    s.testOnly = false;
+    this.openTarget(s, flow, asked);
+  }
+
+  /**
+   * A test stream: refused (RST not-allowed) unless `relay.exit.speedtest` is on, and (RST limit)
+   * beyond {@link MAX_TESTS} at once. Download: we send generated bytes for the asked time, at
+   * most {@link MAX_TEST_MS} and {@link MAX_TEST_BYTES}; upload: we count and discard. Either way
+   * the flow is reset if it is still open {@link TEST_GRACE_MS} after its capped duration.
+   */
+  private openTest(s: Session, flow: number, req: TestRequest): void {
+    const detail = { session: s.hex.slice(0, 8), entry: s.entry, flow, test: req.test, ms: req.ms };
+    if (!this.speedtest) {
+      this.limited('tests', 'warn', detail, 'relay test stream refused: relay.exit.speedtest is off');
+      s.mux.refuseFlow(flow, Reason.NOT_ALLOWED);
+      return;
+    }
+    const lim = this.deps.testLimits ?? { max: MAX_TESTS, ms: MAX_TEST_MS, bytes: MAX_TEST_BYTES, graceMs: TEST_GRACE_MS };
+    if (this.testsRunning >= lim.max) {
+      this.limited('tests', 'warn', { ...detail, running: this.testsRunning, max: lim.max }, 'relay test stream refused: too many at once');
+      s.mux.refuseFlow(flow, Reason.LIMIT);
+      return;
+    }
+    const ms = Math.min(req.ms, lim.ms);
+    const port = new TestStreamPort(this.deps.clock, req.test === 'down' ? { ms, maxBytes: lim.bytes } : undefined);
+    const cancel = this.deps.clock.after(ms + lim.graceMs, () => {
+      this.limited('tests', 'warn', { ...detail, capMs: ms + lim.graceMs }, 'relay test stream reset: open past its time');
+      s.mux.flowError(flow, Reason.LIMIT);
+    });
+    s.tests.set(flow, { port, cancel });
+    this.testsRunning++;
+    this.testsServed++;
+    this.limited('tests', 'info', { ...detail, capMs: ms }, 'relay test stream');
+    port.bind(s.mux, flow);
+    s.mux.acceptFlow(flow, port);
+    port.start();
   }
 
   private openTarget(s: Session, flow: number, asked: Target): void {
@@ -307,6 +404,7 @@ export class RelayExit {
       refused: this.refused,
       rejected: this.rejected,
       connectFailed: this.connectFailed,
+      tests: { running: this.testsRunning, served: this.testsServed, enabled: this.speedtest },
       sessions: [...this.sessions.values()].map((s) => {
         const m = s.mux.status();
         return {

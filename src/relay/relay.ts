@@ -26,6 +26,7 @@ import type { ClientKey } from './net/handshake.js';
 import { nativeOriginalDst } from './original-dst.js';
 import type { LinkAddresses, LinkMap, OriginalDstLookup } from './links.js';
 import type { RelayStatus } from './status.js';
+import type { Progress, SpeedTestResult } from './speedtest-plan.js';
 
 export type { LinkAddresses, LinkMap, OriginalDstLookup } from './links.js';
 export type { RelayStatus } from './status.js';
@@ -47,6 +48,11 @@ export interface RelayHandle {
   /** Link availability and source addresses changed (from link health and rtnetlink). */
   setLinks(links: LinkMap | Record<string, LinkAddresses>): void;
   status(): RelayStatus;
+  /**
+   * Run `wanbraid speedtest` over entry `entry` (optional when there is exactly one); throws
+   * WB_REQUEST_INVALID naming the entries when it is unknown or ambiguous.
+   */
+  speedTest(entry: string | undefined, seconds: number, onProgress?: (p: Progress) => void): Promise<SpeedTestResult>;
   /** Stop every role: flows are reset, paths closed, listeners closed. */
   stop(): Promise<void>;
 }
@@ -121,6 +127,7 @@ export async function startRelay(config: Config, deps: RelayDeps): Promise<Relay
     }
     if (exit && x) {
       exit.rt.setAllow(x.allow);
+      exit.rt.setSpeedtest(x.speedtest);
       exit.rt.setKeys(keys.exit!);
     }
     if (!exit && x) {
@@ -185,6 +192,14 @@ export async function startRelay(config: Config, deps: RelayDeps): Promise<Relay
         exit: exit?.rt.status(),
         forwards: [...forwards.values()].map((h) => h.status()),
       };
+    },
+    speedTest(name, seconds, onProgress) {
+      const names = [...entries.keys()];
+      if (names.length === 0) throw new WanbraidError('WB_REQUEST_INVALID', 'speedtest: this daemon runs no relay entry (relay.entries)');
+      if (name === undefined && names.length > 1) throw new WanbraidError('WB_REQUEST_INVALID', `speedtest: several relay entries (${names.join(', ')}): name one with --entry`);
+      const e = entries.get(name ?? names[0]!);
+      if (!e) throw new WanbraidError('WB_REQUEST_INVALID', `speedtest: no relay entry "${name}" (entries: ${names.join(', ')})`);
+      return e.rt.speedTest(seconds, onProgress);
     },
     stop: stopAll,
   };

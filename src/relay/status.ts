@@ -79,6 +79,8 @@ export interface RelayExitStatus {
   rejected: number;
   /** Target connections that failed, since start. */
   connectFailed: number;
+  /** Speed-test streams: served now, served since start, whether `relay.exit.speedtest` is on. */
+  tests: { running: number; served: number; enabled: boolean };
 }
 
 export interface ForwardStatus {
@@ -157,7 +159,7 @@ export function formatRelayStatus(s: RelayStatus): string {
   }
   if (s.exit) {
     const x = s.exit;
-    out.push(`relay exit: ${x.listen}, ${x.sessions.length} session${x.sessions.length === 1 ? '' : 's'}, refused ${x.refused} opens, rejected ${x.rejected} connections, ${x.connectFailed} target connects failed`);
+    out.push(`relay exit: ${x.listen}, ${x.sessions.length} session${x.sessions.length === 1 ? '' : 's'}, refused ${x.refused} opens, rejected ${x.rejected} connections, ${x.connectFailed} target connects failed${x.tests.enabled ? `, ${x.tests.served} test streams served` : ''}`);
     for (const se of x.sessions) {
       out.push(`  session ${se.session} from entry ${se.entry}: ${counters(se)}`);
       out.push(...pathRows(se.paths).map((l) => `  ${l}`));

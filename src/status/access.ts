@@ -5,7 +5,7 @@
  *   mode 0660, owned by root and `status.group`, so only root and members of that group get in.
  *   Read requests: `status`, `subscribe`, `ping`, `set … list`.
  * - **control**: requests that change the daemon's state: `link` overrides, `set` add/delete/
- *   flush, `reload`. Allowed for uid 0, for the daemon's own uid, and for members (primary or
+ *   flush, `reload`, and `speedtest` (it fills the links for tens of seconds). Allowed for uid 0, for the daemon's own uid, and for members (primary or
  *   supplementary) of `status.controlGroup` — decided on the peer's credentials as the kernel
  *   recorded them at connect (SO_PEERCRED + SO_PEERGROUPS through the native addon), so a
  *   client cannot claim to be someone else. Without `status.controlGroup`, root only.
@@ -29,6 +29,7 @@ export function isControlRequest(req: Request): boolean {
   switch (req.cmd) {
     case 'link':
     case 'reload':
+    case 'speedtest':
       return true;
     case 'set':
       return req.op !== 'list';

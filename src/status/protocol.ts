@@ -8,6 +8,8 @@
  * Events:   `{"event": "...", "time": ISO-8601, ...}` (only on subscribed connections).
  */
 
+import { MAX_SECONDS, MIN_SECONDS } from '../relay/speedtest-plan.js';
+
 /** Longest accepted request line in bytes, newline excluded. */
 export const MAX_LINE_BYTES = 64 * 1024;
 
@@ -17,7 +19,9 @@ export type Request =
   | { cmd: 'ping' }
   | { cmd: 'reload' }
   | { cmd: 'link'; link: string; action: 'down' | 'up' | 'auto' }
-  | { cmd: 'set'; set: string; op: 'add' | 'delete' | 'flush' | 'list'; elements: string[] };
+  | { cmd: 'set'; set: string; op: 'add' | 'delete' | 'flush' | 'list'; elements: string[] }
+  /** Run `wanbraid speedtest` (progress as `speedtest` events to subscribers; the reply carries the result). */
+  | { cmd: 'speedtest'; entry?: string; seconds?: number };
 
 export type RequestId = string | number | null;
 
@@ -28,7 +32,7 @@ export interface ErrorBody {
 
 export type ParseResult = { ok: true; id: RequestId | undefined; request: Request } | { ok: false; id: RequestId | undefined; error: ErrorBody };
 
-const COMMANDS = ['status', 'subscribe', 'ping', 'reload', 'link', 'set'] as const;
+const COMMANDS = ['status', 'subscribe', 'ping', 'reload', 'link', 'set', 'speedtest'] as const;
 
 function invalid(id: RequestId | undefined, message: string): ParseResult {
   return { ok: false, id, error: { code: 'WB_REQUEST_INVALID', message } };
@@ -76,6 +80,16 @@ export function parseRequest(line: string): ParseResult {
       if (!Array.isArray(elements) || !elements.every((x) => typeof x === 'string')) return invalid(id, '"elements" must be a list of prefixes');
       if ((o.op === 'add' || o.op === 'delete') && elements.length === 0) return invalid(id, `"${o.op}" needs at least one element`);
       return { ok: true, id, request: { cmd, set: o.set, op: o.op, elements: elements } };
+    }
+    case 'speedtest': {
+      const e = allowed(['entry', 'seconds']);
+      if (e) return invalid(id, e);
+      if (o.entry !== undefined && (typeof o.entry !== 'string' || o.entry === '')) return invalid(id, '"entry" must name a relay entry');
+      if (o.seconds !== undefined && (typeof o.seconds !== 'number' || !Number.isFinite(o.seconds) || o.seconds < MIN_SECONDS || o.seconds > MAX_SECONDS)) return invalid(id, `"seconds" must be a number from ${MIN_SECONDS} to ${MAX_SECONDS}`);
+      const request: Request = { cmd };
+      if (o.entry !== undefined) request.entry = o.entry;
+      if (o.seconds !== undefined) request.seconds = o.seconds;
+      return { ok: true, id, request };
     }
     default:
       return invalid(id, `unknown command "${cmd}" (one of ${COMMANDS.join(', ')})`);

@@ -4,7 +4,7 @@
  * answer), and flow-id allocation. Bounded: at most {@link MAX_TOMBSTONES} tombstones, each kept
  * {@link TOMBSTONE_MS}; the live flows are bounded by the engine (`maxFlows`). Pure, no I/O.
  */
-import type { Target } from '../protocol/frames.js';
+import type { OpenRequest } from '../protocol/frames.js';
 import type { FlowPort } from './ports.js';
 import type { ReceiveStream } from './receive-stream.js';
 import type { SendStream } from './send-stream.js';
@@ -16,7 +16,7 @@ export interface FlowState {
   id: number;
   port: FlowPort | undefined;
   phase: Phase;
-  target: Target | undefined;
+  target: OpenRequest | undefined;
   tx: SendStream;
   rx: ReceiveStream;
   readPaused: boolean;

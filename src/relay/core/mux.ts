@@ -25,7 +25,7 @@
  */
 import type { Logger } from '../../log.js';
 import { CONTROL_RECORD_TARGET, DATA_HEADER_LEN, RECORD_HEADER_LEN, Reason, TAG_LEN, reasonName } from '../protocol/constants.js';
-import { RelayProtocolError, frameSize, isEliciting, type Frame, type Target } from '../protocol/frames.js';
+import { RelayProtocolError, frameSize, isEliciting, isTestRequest, type Frame, type OpenRequest } from '../protocol/frames.js';
 import type { Clock } from './clock.js';
 import type { FlowPort, PathPort } from './ports.js';
 import { ReceiveStream } from './receive-stream.js';
@@ -73,8 +73,8 @@ export interface MuxHeld {
 export type FlowEnd = { how: 'done' } | { how: 'reset'; reason: number; by: 'local' | 'peer' };
 
 export interface MuxEvents {
-  /** Exit: the entry asks to open flow `id` to `target`; answer with acceptFlow or refuseFlow. */
-  onOpen?(id: number, target: Target): void;
+  /** Exit: the entry asks to open flow `id` to `target` (or the test stream); answer with acceptFlow or refuseFlow. */
+  onOpen?(id: number, target: OpenRequest): void;
   /** Entry: the exit connected flow `id` to its target. */
   onOpened?(id: number): void;
   /** A flow is gone. */
@@ -235,12 +235,23 @@ export class Mux {
   // ------------------------------------------------------------------------------------------
   // Flows
 
-  /** Entry: a new user connection to relay to `target`; returns the flow id. */
-  openFlow(port: FlowPort, target: Target): number {
+  /** Entry: a new user connection to relay to `target` (or a test stream); returns the flow id. */
+  openFlow(port: FlowPort, target: OpenRequest): number {
     const id = this.flows.allocId();
     const f = this.newFlow(id, 'opening', port, target);
-    this.queueCtl({ type: 'OPEN', flow: id, target }, (pid) => (f.ctlPath = pid));
+    this.queueCtl(openFrame(id, target), (pid) => (f.ctlPath = pid));
     return id;
+  }
+
+  /**
+   * Progress of flow `id`: bytes of its stream the peer acknowledged (`acked`) and bytes of the
+   * peer's stream delivered to our side (`delivered`), FIN excluded; undefined once the flow is gone.
+   */
+  flowProgress(id: number): { acked: number; delivered: number } | undefined {
+    const f = this.flows.get(id);
+    if (!f) return undefined;
+    const fin = (n: number, end: boolean) => (end ? n - 1 : n);
+    return { acked: fin(f.tx.acked, f.tx.done), delivered: fin(f.rx.delivered, f.rx.finished) };
   }
 
   /** Exit: the target of flow `id` is connected. */
@@ -385,6 +396,10 @@ export class Mux {
         if (this.role !== 'exit') throw new RelayProtocolError('OPEN sent to an entry');
         this.onOpenFrame(f.flow, f.target);
         return;
+      case 'TEST':
+        if (this.role !== 'exit') throw new RelayProtocolError('TEST sent to an entry');
+        this.onOpenFrame(f.flow, f.request);
+        return;
       case 'OPENED': {
         if (this.role !== 'entry') throw new RelayProtocolError('OPENED sent to an exit');
         const fl = this.flows.get(f.flow);
@@ -448,7 +463,7 @@ export class Mux {
     }
   }
 
-  private onOpenFrame(id: number, target: Target): void {
+  private onOpenFrame(id: number, target: OpenRequest): void {
     const existing = this.flows.get(id);
     if (existing) {
       if (existing.phase === 'open') this.queueCtl({ type: 'OPENED', flow: id }, (pid) => (existing.ctlPath = pid));
@@ -652,7 +667,7 @@ export class Mux {
         if (f.phase === 'open') this.ready.add(f);
       }
       if (f.ctlPath === p.id) {
-        if (f.phase === 'opening' && f.target) this.queueCtl({ type: 'OPEN', flow: f.id, target: f.target }, (pid) => (f.ctlPath = pid));
+        if (f.phase === 'opening' && f.target) this.queueCtl(openFrame(f.id, f.target), (pid) => (f.ctlPath = pid));
         else if (this.role === 'exit' && f.phase === 'open') this.queueCtl({ type: 'OPENED', flow: f.id }, (pid) => (f.ctlPath = pid));
       }
       // Our acknowledgements may have gone down with the path: say them again.
@@ -669,7 +684,7 @@ export class Mux {
     this.pump();
   }
 
-  private newFlow(id: number, phase: Phase, port: FlowPort | undefined, target: Target | undefined): FlowState {
+  private newFlow(id: number, phase: Phase, port: FlowPort | undefined, target: OpenRequest | undefined): FlowState {
     const f: FlowState = {
       id,
       port,
@@ -791,4 +806,9 @@ export class Mux {
     }
     this.flows.expire(now);
   }
+}
+
+/** The frame that opens flow `id`: OPEN for a target, TEST for the exit's test stream. */
+function openFrame(id: number, target: OpenRequest): Frame {
+  return isTestRequest(target) ? { type: 'TEST', flow: id, request: target } : { type: 'OPEN', flow: id, target };
 }

@@ -49,12 +49,16 @@ export const FrameType = {
   FIN: 0x13,
   ACK: 0x14,
   RST: 0x15,
+  TEST: 0x16,
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 
 /** DATA header: type(1) flow(4) offset(6) length(2). */
 export const DATA_HEADER_LEN = 13;
 export const MAX_CHUNK = 0xffff;
+
+/** TEST frame direction byte: the exit sends a generated stream (download) or counts one (upload). */
+export const TestDirection = { down: 1, up: 2 } as const;
 
 /** Why a flow was reset (RST) or a path closed (GOAWAY). */
 export const Reason = {

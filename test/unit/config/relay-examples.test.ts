@@ -33,6 +33,13 @@ test('D: an exit only', () => {
   assert.deepEqual(c.relay!.entries, []);
 });
 
+test('exit speedtest: off by default, a boolean when given', () => {
+  const exit = (extra: string) => `relay:\n  exit:\n    listen: 0.0.0.0:7000\n    keyFile: /k\n    allow: [198.19.0.10:5201]\n${extra}`;
+  assert.equal(parseConfigText(exit('')).relay!.exit!.speedtest, false);
+  assert.equal(parseConfigText(exit('    speedtest: true\n')).relay!.exit!.speedtest, true);
+  assert.throws(() => parseConfigText(exit('    speedtest: sometimes\n')), /relay\.exit\.speedtest/);
+});
+
 test('tuning: sessionBuffer below reorderBuffer is refused', () => {
   assert.throws(
     () => parseConfigText('relay:\n  tuning: { reorderBuffer: 8MiB, sessionBuffer: 4MiB }\n'),

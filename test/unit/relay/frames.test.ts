@@ -17,6 +17,8 @@ const ALL: Frame[] = [
   { type: 'FIN', flow: 5, offset: 99 },
   { type: 'ACK', flow: 5, offset: 2 ** 47 - 1 },
   { type: 'RST', flow: 9, reason: 1 },
+  { type: 'TEST', flow: 10, request: { test: 'down', ms: 4000 } },
+  { type: 'TEST', flow: 11, request: { test: 'up', ms: 0xffffffff } },
 ];
 
 test('every frame type round-trips, several to a record', () => {
@@ -49,6 +51,8 @@ test('malformed frames are protocol errors that say what was wrong', () => {
   bad(encodeFrames([{ type: 'ACK', flow: 1, offset: 5 }]).subarray(0, 6), /truncated ACK/);
   bad(Buffer.from([0x10, 0, 0, 0, 1, 5, 1, 2, 3, 4, 0, 80]), /address family 5/);
   bad(Buffer.from([0x12, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), /empty payload/);
+  bad(Buffer.from([0x16, 0, 0, 0, 1, 3, 0, 0, 0, 1]), /TEST with direction 3/);
+  bad(Buffer.from([0x16, 0, 0, 0, 1, 1, 0, 0]), /truncated TEST/);
   const hello = encodeFrames([{ type: 'HELLO', session: Buffer.alloc(16), slot: 0, window: 1, name: 'x' }]);
   hello[1 + 16 + 6] = 200;
   bad(hello, /name of 200 bytes/);

@@ -42,6 +42,7 @@ test('entries, exit sessions and forwards render as tables with units', () => {
       refused: 1,
       rejected: 4,
       connectFailed: 0,
+      tests: { running: 0, served: 0, enabled: false },
       sessions: [{ entry: 'bulk', session: 'a1b2c3d4', ...counters, paths: [path({ name: 'wan1', remote: '198.18.1.1:40000', rttMs: 5.25 })] }],
     },
     forwards: [{ name: 'hop', listen: '0.0.0.0:7001', to: '198.19.0.20:7000', connections: 2, bytes: 1536 }],

@@ -14,13 +14,14 @@ const reqs: Record<string, Request> = {
   flush: { cmd: 'set', set: 'cdn', op: 'flush', elements: [] },
   link: { cmd: 'link', link: 'wan1', action: 'down' },
   reload: { cmd: 'reload' },
+  speedtest: { cmd: 'speedtest' },
 };
 
 test('read requests and control requests', () => {
   const control = Object.entries(reqs)
     .filter(([, r]) => isControlRequest(r))
     .map(([k]) => k);
-  assert.deepEqual(control, ['add', 'del', 'flush', 'link', 'reload']);
+  assert.deepEqual(control, ['add', 'del', 'flush', 'link', 'reload', 'speedtest']);
 });
 
 test('who may change state: root, the daemon\'s uid, primary or supplementary members of the control group', () => {

@@ -14,6 +14,8 @@ test('requests parse into typed commands, with the id echoed', () => {
     id: undefined,
     request: { cmd: 'set', set: 'bypass', op: 'add', elements: ['198.19.0.0/24'] },
   });
+  assert.deepEqual(parseRequest('{"cmd":"speedtest"}'), { ok: true, id: undefined, request: { cmd: 'speedtest' } });
+  assert.deepEqual(parseRequest('{"cmd":"speedtest","entry":"lanrelay","seconds":3}'), { ok: true, id: undefined, request: { cmd: 'speedtest', entry: 'lanrelay', seconds: 3 } });
 });
 
 test('bad requests get a reason that names what was wrong', () => {
@@ -30,6 +32,10 @@ test('bad requests get a reason that names what was wrong', () => {
   assert.match(msg('{"cmd":"link","link":"wan1","action":"off"}'), /"action" must be/);
   assert.match(msg('{"cmd":"set","set":"bypass","op":"add"}'), /needs at least one element/);
   assert.match(msg('{"cmd":"status","id":{}}'), /"id" must be/);
+  assert.match(msg('{"cmd":"speedtest","seconds":0.5}'), /"seconds" must be a number from 1 to 20/);
+  assert.match(msg('{"cmd":"speedtest","seconds":"4"}'), /"seconds" must be a number/);
+  assert.match(msg('{"cmd":"speedtest","entry":""}'), /"entry" must name a relay entry/);
+  assert.match(msg('{"cmd":"speedtest","link":"wan1"}'), /unknown field "link" for "speedtest"/);
   const r = parseRequest('{"cmd":"nope","id":"a"}');
   assert.equal(r.ok === false && r.id, 'a');
 });
