@@ -58,7 +58,12 @@ test('a lossy link is degraded, not offline: reduced weight, removed after a rel
     const wan1 = st.links.find((l) => l.name === 'wan1')!;
     assert.equal(wan1.state, 'degraded');
     assert.equal(wan1.weight, 1);
-    assert.ok(typeof wan1.lossPct === 'number' && wan1.lossPct > 10, `loss seen: ${String(wan1.lossPct)}`);
+    // The loss that moved it, as the transition recorded it (the window's figure now is a later,
+    // random sample of a 15 % loss and may be at or below the limit).
+    assert.equal(wan1.reasonKind, 'quality');
+    const over = /^loss ([\d.]+) ?% over 10(\.0)? ?%$/.exec(wan1.reason);
+    assert.ok(over && Number(over[1]) > 10, `degraded for loss over 10 %: ${wan1.reason}`);
+    assert.ok(typeof wan1.lossPct === 'number' && wan1.lossPct > 0, `loss seen: ${String(wan1.lossPct)}`);
 
     // The operator would rather not use it at all while it is lossy: reload with `remove`.
     let mark = d.logs.length;
