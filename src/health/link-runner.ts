@@ -166,6 +166,11 @@ export class LinkRunner {
     return !this.stopped && this.tracker.watchesTraffic;
   }
 
+  /** The link is watched and carries traffic now (see tracker.ts). */
+  get carriesTraffic(): boolean {
+    return !this.stopped && this.tracker.carriesTraffic;
+  }
+
   /** When the passive signal wants the next reading (a silent period's threshold), or undefined. */
   trafficDueAt(): number | undefined {
     return this.stopped ? undefined : this.tracker.trafficDueAt();

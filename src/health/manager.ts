@@ -126,6 +126,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
         source: this.opts.traffic,
         clock: this.clock,
         wanted: () => [...this.runners.values()].some((r) => r.watchesTraffic),
+        busy: () => [...this.runners.values()].some((r) => r.carriesTraffic),
         dueAt: () => {
           let due: number | undefined;
           for (const r of this.runners.values()) {

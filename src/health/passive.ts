@@ -29,6 +29,10 @@
  * Sampling. {@link PassiveDetector.dueAt} is when the open silent period reaches the threshold:
  * the caller reads the counters then (besides its regular period), so a suspicion is not late by
  * up to a whole period, without reading more often while nothing is silent.
+ * {@link PassiveDetector.carrying} says whether the link carries traffic now: the sampler reads every
+ * 100 ms only while some link does, and every 500 ms otherwise. A link that starts carrying traffic
+ * and dies at once is judged from its first busy reading (the half-interval estimate above is
+ * capped at half the busy period, so the silence is never overstated).
  */
 
 /** The threshold is at least this many times the link's smoothed RTT. */
@@ -101,6 +105,7 @@ export class PassiveDetector {
   private counts = { suspicions: 0, confirmed: 0, cleared: 0 };
   private last: PassiveStatus['last'];
   private active = false;
+  private txInLast = false;
 
   /**
    * @param silenceMs the configured base silence (`probe.passiveSilence`), milliseconds
@@ -138,6 +143,14 @@ export class PassiveDetector {
     return this.silence.since + this.threshold();
   }
 
+  /**
+   * The link carries traffic now: packets left (less its probes) in the last reading, or a silent
+   * period or a suspicion is open. The sampler reads often only while some link does.
+   */
+  get carrying(): boolean {
+    return this.txInLast || this.silence !== undefined || this.open !== undefined;
+  }
+
   /** Packets came in since the open suspicion began (traffic resumed). */
   get resumed(): boolean {
     return this.rxSinceSuspect;
@@ -152,6 +165,7 @@ export class PassiveDetector {
     if (!prev || s.at <= prev.at) return undefined;
     const dTx = s.txPackets - prev.txPackets;
     const dRx = s.rxPackets - prev.rxPackets;
+    this.txInLast = dTx > 0;
     if (dTx < 0 || dRx < 0) {
       // Counters went backwards: a new baseline, no judgement across it.
       this.silence = undefined;
@@ -162,7 +176,8 @@ export class PassiveDetector {
       this.lastRx = { from: prev.at, to: s.at };
       if (this.open) this.rxSinceSuspect = true;
     } else if (dTx > 0) {
-      const since = this.lastRx?.to === prev.at ? (this.lastRx.from + this.lastRx.to) / 2 : s.at - Math.min(s.at - prev.at, this.samplePeriodMs) / 2;
+      // Never more than half the busy period back: a long (idle-rate) interval must not overstate the silence.
+      const since = this.lastRx?.to === prev.at ? Math.max((this.lastRx.from + this.lastRx.to) / 2, this.lastRx.to - this.samplePeriodMs / 2) : s.at - Math.min(s.at - prev.at, this.samplePeriodMs) / 2;
       this.silence ??= { since, tx: 0, samples: 0 };
       this.silence.tx += dTx;
       this.silence.samples++;

@@ -59,6 +59,8 @@ export const BURST_SPACING_MS = 15;
  * read when a silent period is due to reach its threshold ({@link LinkTracker.trafficDueAt}).
  */
 export const PASSIVE_SAMPLE_MS = 100;
+/** Milliseconds between two readings while no watched link carries traffic (an idle router wakes 2 times a second, not 10). */
+export const PASSIVE_IDLE_SAMPLE_MS = 500;
 
 /** A suspicion and its outcome, for logs, events and status. */
 export type PassiveEvent =
@@ -225,6 +227,11 @@ export class LinkTracker {
     const probes = this.beginBurst(s, c.at);
     this.passiveEvents.push({ kind: 'suspect', at: c.at, silenceMs: s.silenceMs, thresholdMs: s.thresholdMs, txPackets: s.txPackets, probes: probes.length * BURST_ATTEMPTS });
     return probes;
+  }
+
+  /** The link is watched and carries traffic now (the sampler reads often only while some link does). */
+  get carriesTraffic(): boolean {
+    return this.watchesTraffic && this.passive.carrying;
   }
 
   /** When the counters should be read next for this link's passive signal (a silent period's threshold), or undefined. */

@@ -4,14 +4,15 @@
  *
  * {@link TrafficSource} is the small interface health needs (rtnl-source.ts has the real one:
  * RTM_GETSTATS; tests inject fakes). {@link TrafficSampler} is the timer around it: a read every
- * period, and one more when a link's silent period is due to reach its threshold (`dueAt`, at
+ * period ({@link PASSIVE_SAMPLE_MS} while some watched link carries traffic, {@link PASSIVE_IDLE_SAMPLE_MS}
+ * while none does: an idle router does not wake ten times a second for nothing), and one more when a link's silent period is due to reach its threshold (`dueAt`, at
  * least {@link MIN_GAP_MS} after the last read); one read at a time (a read still in flight when
  * the next is due skips that tick), nothing read while no link watches its traffic, and read
  * failures logged at most once a minute (the signal is an accelerator: without it, probe rounds
  * still decide).
  */
 import type { Clock, TimerHandle } from './clock.js';
-import { PASSIVE_SAMPLE_MS } from './tracker.js';
+import { PASSIVE_IDLE_SAMPLE_MS, PASSIVE_SAMPLE_MS } from './tracker.js';
 
 /** Cumulative packet counters of one interface. */
 export interface InterfaceCounters {
@@ -32,6 +33,8 @@ export interface TrafficSamplerOptions {
   clock: Clock;
   /** True while some link watches its traffic (otherwise nothing is read). */
   wanted: () => boolean;
+  /** True while some watched link carries traffic (read every `periodMs`; otherwise every `idlePeriodMs`). Absent: always. */
+  busy?: () => boolean;
   /** Epoch milliseconds when some link wants a reading before the next regular one (or undefined). */
   dueAt?: () => number | undefined;
   /** The counters and the time (epoch milliseconds) they were read. */
@@ -40,6 +43,8 @@ export interface TrafficSamplerOptions {
   onError: (err: unknown) => void;
   /** Default {@link PASSIVE_SAMPLE_MS}. */
   periodMs?: number;
+  /** Default {@link PASSIVE_IDLE_SAMPLE_MS}. */
+  idlePeriodMs?: number;
 }
 
 /** The shortest gap between two reads, milliseconds. */
@@ -54,11 +59,13 @@ export class TrafficSampler {
   private stopped = false;
   private lastErrorAt = -Infinity;
   private readonly periodMs: number;
+  private readonly idlePeriodMs: number;
   /** Reads done (tests, status). */
   reads = 0;
 
   constructor(private readonly opts: TrafficSamplerOptions) {
     this.periodMs = opts.periodMs ?? PASSIVE_SAMPLE_MS;
+    this.idlePeriodMs = Math.max(this.periodMs, opts.idlePeriodMs ?? PASSIVE_IDLE_SAMPLE_MS);
   }
 
   start(): void {
@@ -76,7 +83,7 @@ export class TrafficSampler {
   private arm(): void {
     if (this.stopped) return;
     this.opts.clock.clearTimer(this.timer);
-    let wait = this.periodMs;
+    let wait = (this.opts.busy?.() ?? true) ? this.periodMs : this.idlePeriodMs;
     const due = this.opts.dueAt?.();
     if (due !== undefined) wait = Math.min(wait, Math.max(MIN_GAP_MS, due - this.opts.clock.now()));
     this.timer = this.opts.clock.setTimer(() => this.tick(), wait);

@@ -66,6 +66,37 @@ test('after an idle spell, the silence starts half a sample period before the fi
   assert.equal(f.got[0]!.silenceMs, 325);
 });
 
+test('carrying: traffic left in the last reading, or a silence or a suspicion is open; a quiet link is not carrying', () => {
+  const f = new Feed(new PassiveDetector(300, P));
+  f.run(3, 0, 0);
+  assert.equal(f.d.carrying, false, 'idle');
+  f.step(0, 5);
+  assert.equal(f.d.carrying, false, 'packets in only: nothing leaves');
+  f.step(5, 5);
+  assert.equal(f.d.carrying, true, 'packets out');
+  f.step(0, 5);
+  assert.equal(f.d.carrying, false, 'quiet again');
+  f.run(8, 10, 0);
+  assert.equal(f.got.length, 1);
+  f.step(0, 0);
+  assert.equal(f.d.carrying, true, 'a suspicion is open');
+});
+
+test('after a long (idle-rate) interval with packets in, the silence starts at most half a busy period before it ended', () => {
+  const d = new PassiveDetector(300, 100);
+  let t = 1_000_000;
+  d.sample({ at: t, txPackets: 0, rxPackets: 0 });
+  t += 500; // an idle-rate reading with packets in, then busy readings with nothing in
+  d.sample({ at: t, txPackets: 5, rxPackets: 5 });
+  const end = t;
+  let s: Suspicion | undefined;
+  for (let i = 1; i <= 5 && !s; i++) s = d.sample({ at: (t += 100), txPackets: 5 + 10 * i, rxPackets: 5 });
+  assert.ok(s);
+  // Counted from end - 50 (not from the middle of the 500 ms interval, 250 ms back).
+  assert.equal(s.at, end + 300);
+  assert.equal(s.silenceMs, 350);
+});
+
 test('any packet in ends the silent period', () => {
   const f = new Feed(new PassiveDetector(300, P));
   for (let i = 0; i < 40; i++) f.run(1, 50, i % 5 === 4 ? 1 : 0); // one packet in every 250 ms

@@ -23,11 +23,11 @@ class Source implements TrafficSource {
   }
 }
 
-function setup(opts: { wanted?: () => boolean; dueAt?: () => number | undefined } = {}) {
+function setup(opts: { wanted?: () => boolean; dueAt?: () => number | undefined; busy?: () => boolean } = {}) {
   const clock = new FakeClock();
   const source = new Source(clock);
   const samples: number[] = [];
-  const s = new TrafficSampler({ source, clock, wanted: opts.wanted ?? (() => true), dueAt: opts.dueAt, onSample: (_c, at) => samples.push(at), onError: () => undefined, periodMs: 100 });
+  const s = new TrafficSampler({ source, clock, wanted: opts.wanted ?? (() => true), dueAt: opts.dueAt, ...(opts.busy ? { busy: opts.busy } : {}), onSample: (_c, at) => samples.push(at), onError: () => undefined, periodMs: 100, idlePeriodMs: 500 });
   s.start();
   return { clock, source, samples, s, t0: clock.now() };
 }
@@ -43,6 +43,20 @@ test('a read every period while some link watches; none while none does', async 
   await s.stop();
   assert.equal(source.closed, true);
   assert.equal(clock.pending(), 0);
+});
+
+test('every period while some watched link carries traffic, every idle period while none does', async () => {
+  let busy = false;
+  const { clock, source, t0 } = setup({ busy: () => busy });
+  await clock.advance(1000);
+  assert.deepEqual(source.at.map((t) => t - t0), [500, 1000], 'idle: every 500 ms');
+  busy = true;
+  await clock.advance(1000);
+  // The read at 1000 was armed idle (next at 1500); from there on, every 100 ms.
+  assert.deepEqual(source.at.map((t) => t - t0), [500, 1000, 1500, 1600, 1700, 1800, 1900, 2000]);
+  busy = false;
+  await clock.advance(1000);
+  assert.deepEqual(source.at.slice(8).map((t) => t - t0), [2100, 2600], 'idle again (the read at 2000 was armed busy)');
 });
 
 test('a silent period due before the next regular read is read at its due time, at least 10 ms after the last', async () => {
