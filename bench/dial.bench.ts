@@ -56,9 +56,16 @@ async function iperf(lab: DialLab, node: string, args: { host: string; port: num
   const argv = ['iperf3', '-c', args.host, '-p', String(args.port), '-t', String(args.seconds), '-O', '1', '-J', '-P', String(args.parallel ?? 1)];
   if (args.reverse) argv.push('-R');
   if (args.bind) argv.push('-B', args.bind);
-  const r = await lab.exec(node, argv, { timeoutMs: (args.seconds + 30) * 1000 });
-  const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
-  return j.end.sum_received.bits_per_second / 1e6;
+  // iperf3 serves one test at a time: a server still closing the previous test (the relay exit
+  // holds its connection a moment after the client is done) answers "busy". Try again then.
+  for (let attempt = 1; ; attempt++) {
+    const r = await lab.exec(node, argv, { timeoutMs: (args.seconds + 30) * 1000, allowFail: true });
+    const j = JSON.parse(r.stdout || '{}') as { error?: string; end?: { sum_received?: { bits_per_second: number } } };
+    const bps = j.end?.sum_received?.bits_per_second;
+    if (bps !== undefined && !j.error) return bps / 1e6;
+    if (attempt >= 3 || !/busy/i.test(j.error ?? '')) throw new Error(`iperf3 ${argv.slice(1).join(' ')} on ${node}: ${j.error ?? r.stderr.trim() ?? `exit ${r.code}`}`);
+    await new Promise((res) => setTimeout(res, 1000));
+  }
 }
 
 function cpuTicks(pid: number): number {
