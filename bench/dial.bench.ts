@@ -96,12 +96,7 @@ async function sessionLoss(lab: DialLab, d: DaemonProcess): Promise<{ offlineMs:
   const hold = new HoldFlows(lab.ns.spawn('client', [process.execPath, TRAFFIC, 'hold', JSON.stringify({ host: DIAL_LAB.inet[0], port: LAB_PORTS.hold, count: 32, intervalMs: 100 })], { stdio: ['pipe', 'pipe', 'pipe'] }));
   try {
     const opened = await hold.opened;
-    const ct = (await lab.exec('router', ['conntrack', '-L', '-p', 'tcp', '--dport', String(LAB_PORTS.hold)])).stdout;
-    const sessionOf = new Map<number, string>();
-    for (const line of ct.split('\n')) {
-      const m = /sport=(\d+) dport=\d+ .*src=\S+ dst=(198\.18\.64\.\d+)/.exec(line);
-      if (m) sessionOf.set(Number(m[1]), m[2]!);
-    }
+    const sessionOf = await lab.flowSessions(LAB_PORTS.hold);
     const lost = dialSessionAddress(2);
     const others = opened.filter((o) => sessionOf.has(o.localPort) && sessionOf.get(o.localPort) !== lost);
     const mark = d.logs.length;

@@ -141,6 +141,17 @@ export class DialLab {
   }
 
   /** Wait (bounded) until something listens on TCP `port` in `node`. */
+  /** Which session address each LAN TCP flow to `dport` leaves by (router's conntrack): client port → address. */
+  async flowSessions(dport: number): Promise<Map<number, string>> {
+    const ct = (await this.exec('router', ['conntrack', '-L', '-p', 'tcp', '--dport', String(dport)])).stdout;
+    const out = new Map<number, string>();
+    for (const line of ct.split('\n')) {
+      const m = /sport=(\d+) dport=\d+ .*src=\S+ dst=(198\.18\.64\.\d+)/.exec(line);
+      if (m) out.set(Number(m[1]), m[2]!);
+    }
+    return out;
+  }
+
   async waitPort(node: string, port: number, timeoutMs = 10_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     for (;;) {

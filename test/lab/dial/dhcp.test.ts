@@ -93,12 +93,7 @@ test('four DHCP sessions over one port: links online, balanced; a lost session i
     // Long-lived flows on every session, then session 2's macvlan is deleted under it.
     hold = new HoldFlows(lab.ns.spawn('client', [process.execPath, TRAFFIC, 'hold', JSON.stringify({ host: DIAL_LAB.inet[0], port: LAB_PORTS.hold, count: 24, intervalMs: 100 })], { stdio: ['pipe', 'pipe', 'pipe'] }));
     const opened = await hold.opened;
-    const ct = (await lab.exec('router', ['conntrack', '-L', '-p', 'tcp', '--dport', String(LAB_PORTS.hold)])).stdout;
-    const sessionOf = new Map<number, string>();
-    for (const line of ct.split('\n')) {
-      const m = /sport=(\d+) dport=\d+ .*src=\S+ dst=(198\.18\.64\.\d+)/.exec(line);
-      if (m) sessionOf.set(Number(m[1]), m[2]!);
-    }
+    const sessionOf = await lab.flowSessions(LAB_PORTS.hold);
     const lost = dialSessionAddress(2);
     const onOthers = opened.filter((o) => sessionOf.has(o.localPort) && sessionOf.get(o.localPort) !== lost);
     const onLost = opened.filter((o) => sessionOf.get(o.localPort) === lost);
