@@ -11,8 +11,8 @@
  * was wrong and the fix; nothing starts or changes with it.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ConfigError, type ConfigIssue } from '../errors.js';
+import { readPrivateFile } from '../util/private-file.js';
 import type { Config, RelayEntryConfig, RelayExitConfig } from '../config/schema.js';
 import { KEY_LEN, helloMacKey, type PeerKey } from './protocol/handshake.js';
 
@@ -44,42 +44,12 @@ interface KeyFileProblem {
   message: string;
 }
 
-const euid = (): number => process.geteuid?.() ?? 0;
-
-/** Open, fstat, check, read: the key, or what is wrong with the file. */
+/** Open, fstat, check, read (util/private-file.ts): the key, or what is wrong with the file. */
 function readKeyFile(file: string): Buffer | KeyFileProblem {
-  let fd: number;
-  try {
-    // O_NONBLOCK: a FIFO in the key's place must not hang the daemon (it is refused below).
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    return { code, message: `cannot read key file ${file} (${code})` };
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return { code: undefined, message: `key file ${file} is not a regular file` };
-    const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
-    if ((st.mode & 0o077) !== 0) return { code: undefined, message: `key file ${file} is accessible by group or others (mode ${mode}): run \`chmod 600 ${file}\`` };
-    const me = euid();
-    if (st.uid !== me) return { code: undefined, message: `key file ${file} is owned by uid ${st.uid}, not by uid ${me} that reads it: run \`chown ${me} ${file}\`` };
-    if (st.size > MAX_KEY_FILE) return { code: undefined, message: `key file ${file} is ${st.size} bytes, not a key file (at most ${MAX_KEY_FILE})` };
-    const buf = Buffer.alloc(MAX_KEY_FILE + 1);
-    let len = 0;
-    for (;;) {
-      const n = readSync(fd, buf, len, buf.length - len, null);
-      if (n === 0) break;
-      len += n;
-      if (len > MAX_KEY_FILE) return { code: undefined, message: `key file ${file} is over ${MAX_KEY_FILE} bytes, not a key file` };
-    }
-    const key = parseKey(buf.subarray(0, len).toString('utf8'));
-    return typeof key === 'string' ? { code: undefined, message: `${file}: ${key}` } : key;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    return { code, message: `cannot read key file ${file} (${code})` };
-  } finally {
-    closeSync(fd);
-  }
+  const r = readPrivateFile(file, 'key file', MAX_KEY_FILE);
+  if ('problem' in r) return { code: r.code, message: r.problem };
+  const key = parseKey(r.text);
+  return typeof key === 'string' ? { code: undefined, message: `${file}: ${key}` } : key;
 }
 
 /** Read a key file; `field` is the config path (e.g. `relay.exit.keyFile`) used in errors. */

@@ -5,7 +5,7 @@
  * by the reading process's effective user, with no group or other permission bits. A file that
  * fails any check is refused with a message naming the file, what is wrong and the fix.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { readPrivateFile } from '../util/private-file.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { Config } from '../config/schema.js';
 
@@ -25,39 +25,12 @@ export function parseToken(text: string): { token: string } | { problem: string 
   return { token: t };
 }
 
-/** Open, fstat, check, read: the token, or the problem (with the errno code when it could not be opened). */
+/** Open, fstat, check, read (util/private-file.ts): the token, or the problem (with the errno code when it could not be opened). */
 export function readTokenFile(file: string): { token: string } | { problem: string; code?: string } {
-  let fd: number;
-  try {
-    // O_NONBLOCK: a FIFO in its place must not hang the daemon (it is refused below).
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    return { problem: `cannot read token file ${file} (${code})`, code };
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return { problem: `token file ${file} is not a regular file` };
-    const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
-    if ((st.mode & 0o077) !== 0) return { problem: `token file ${file} is accessible by group or others (mode ${mode}): run \`chmod 600 ${file}\`` };
-    const me = process.geteuid?.() ?? 0;
-    if (st.uid !== me) return { problem: `token file ${file} is owned by uid ${st.uid}, not by uid ${me} that reads it: run \`chown ${me} ${file}\`` };
-    const buf = Buffer.alloc(MAX_TOKEN_FILE + 1);
-    let len = 0;
-    for (;;) {
-      const n = readSync(fd, buf, len, buf.length - len, null);
-      if (n === 0) break;
-      len += n;
-      if (len > MAX_TOKEN_FILE) return { problem: `token file ${file} is over ${MAX_TOKEN_FILE} bytes, not a token file` };
-    }
-    const t = parseToken(buf.subarray(0, len).toString('utf8'));
-    return 'token' in t ? t : { problem: `${file}: ${t.problem}` };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    return { problem: `cannot read token file ${file} (${code})`, code };
-  } finally {
-    closeSync(fd);
-  }
+  const r = readPrivateFile(file, 'token file', MAX_TOKEN_FILE);
+  if ('problem' in r) return r;
+  const t = parseToken(r.text);
+  return 'token' in t ? t : { problem: `${file}: ${t.problem}` };
 }
 
 /** The token for the daemon; a {@link ConfigError} on `web.tokenFile` when the file is refused. */
